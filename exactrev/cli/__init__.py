@@ -1,0 +1,57 @@
+"""The `exactrev` command.  Each subcommand lives in its own module and registers itself here.
+
+Exit codes: 0 success; 1 a negative answer (partial extraction, different networks, failed jobs);
+2 bad input (one line on stderr naming the file and location, never a traceback); 3 unknown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ..errors import ExactrevError
+from . import basic
+
+EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+
+# Modules that define register(subparsers); each parser sets `func(args) -> int`.
+COMMAND_MODULES = [basic]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line on stderr and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="exactrev", description="Exact reverse-engineering of deep ReLU networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ExactrevError as e:
+        print(f"exactrev {args.command}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"exactrev {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"exactrev {args.command}: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

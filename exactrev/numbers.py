@@ -1,0 +1,132 @@
+"""Number backends: exact rationals (flint under the hood, Fraction at the surface), mpmath, float64.
+
+Everything a user gives us is read *exactly*: "p/q", integers and finite decimals by their text,
+floats (float32 or float64) as the dyadic rational they are, never through their decimal repr.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from fractions import Fraction
+from numbers import Rational
+from typing import Any, Sequence
+
+import mpmath
+import numpy as np
+from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
+
+
+ARITHMETICS = ("exact", "mpmath", "float")
+
+_DECIMAL = re.compile(r"^([+-]?)(\d+)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
+_RATIO = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
+# A decimal exponent beyond this would build an integer too large to be a sensible parameter.
+MAX_EXPONENT = 100_000
+
+
+def parse_rational(text: str) -> Fraction:
+    """Parse "p/q", an integer or a finite decimal ("-1.5e-3") exactly; raise ValueError otherwise."""
+    s = text.strip()
+    m = _RATIO.match(s)
+    if m:
+        p, q = int(m.group(1)), int(m.group(2))
+        if q == 0:
+            raise ValueError(f"{text!r} has a zero denominator")
+        return Fraction(p, q)
+    m = _DECIMAL.match(s)
+    if not m or (m.group(2) is None and not m.group(3)):
+        raise ValueError(f"{text!r} is not a rational number (expected p/q, an integer or a finite decimal)")
+    sign, whole, frac, exp = m.groups()
+    digits = (whole or "") + (frac or "")
+    e = int(exp or 0) - len(frac or "")
+    if abs(e) > MAX_EXPONENT:
+        raise ValueError(f"{text!r} has a decimal exponent beyond {MAX_EXPONENT}")
+    value = Fraction(int(digits or "0")) * (Fraction(10) ** e)
+    return -value if sign == "-" else value
+
+
+def to_fraction(x: Any) -> Fraction:
+    """Read any supported number exactly as a Fraction (floats as their exact dyadic value).
+
+    Raises ValueError for NaN, infinities, booleans and anything that is not a number.
+    """
+    if isinstance(x, bool) or isinstance(x, np.bool_):
+        raise ValueError(f"{x!r} is a boolean, not a number")
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, int):
+        return Fraction(x)
+    if isinstance(x, fmpq):
+        return Fraction(int(x.p), int(x.q))
+    if isinstance(x, fmpz):
+        return Fraction(int(x))
+    if isinstance(x, str):
+        return parse_rational(x)
+    if isinstance(x, np.integer):
+        return Fraction(int(x))
+    if isinstance(x, (float, np.floating)):
+        if not math.isfinite(float(x)):
+            raise ValueError(f"{x!r} is not finite")
+        return Fraction(*x.as_integer_ratio())  # the exact dyadic value, never the decimal repr
+    if isinstance(x, Decimal):
+        if not x.is_finite():
+            raise ValueError(f"{x} is not finite")
+        if abs(x.as_tuple().exponent) > MAX_EXPONENT:
+            raise ValueError(f"{x} has a decimal exponent beyond {MAX_EXPONENT}")
+        return Fraction(x)
+    if isinstance(x, mpmath.mpf):
+        if not mpmath.isfinite(x):
+            raise ValueError(f"{x!r} is not finite")
+        man, exp = x.man_exp
+        return Fraction(int(man)) * (Fraction(2) ** int(exp))
+    if isinstance(x, Rational):
+        return Fraction(x.numerator, x.denominator)
+    raise ValueError(f"{x!r} (type {type(x).__name__}) is not a rational number")
+
+
+def to_fmpq(x: Any) -> fmpq:
+    """Exact conversion of a supported number to flint's fmpq."""
+    if isinstance(x, fmpq):
+        return x
+    if isinstance(x, (int, fmpz)) and not isinstance(x, bool):
+        return fmpq(x)
+    f = to_fraction(x)
+    return fmpq(f.numerator, f.denominator)
+
+
+def fmpq_to_fraction(x: fmpq) -> Fraction:
+    """flint fmpq -> Fraction (exact)."""
+    return Fraction(int(x.p), int(x.q))
+
+
+def format_rational(x: Any) -> str:
+    """Lowest-terms text "p/q" (or "p" for integers), as the network format requires."""
+    f = to_fraction(x)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def to_mpf(x: Any, dps: int) -> mpmath.mpf:
+    """Round an exact number to an mpmath mpf with `dps` decimal digits."""
+    f = to_fraction(x)
+    with mpmath.workdps(dps):
+        return mpmath.mpf(f.numerator) / f.denominator
+
+
+def to_float(x: Any) -> float:
+    """Round an exact number to the nearest float64 (Fraction division is correctly rounded)."""
+    f = to_fraction(x)
+    return f.numerator / f.denominator
+
+
+def fraction_matrix_to_fmpz(rows: Sequence[Sequence[fmpq]]) -> tuple[fmpz_mat, fmpz]:
+    """Rational matrix -> (integer matrix, common denominator), so products run on fmpz_mat."""
+    m = fmpq_mat(len(rows), len(rows[0]) if rows else 0, [v for r in rows for v in r])
+    num, den = m.numer_denom()
+    return num, fmpz(den)
+
+
+def norm_max(values: Sequence[Any]) -> Fraction:
+    """max |v| over exact values (0 for an empty sequence)."""
+    return max((abs(to_fraction(v)) for v in values), default=Fraction(0))
