@@ -10,7 +10,7 @@ from typing import Any
 from .errors import ExactrevError, FormatError
 from .files import atomic_write_text
 from .network import Network
-from .numbers import format_rational
+from .numbers import MAX_DIGITS, format_rational, shown
 
 FORMAT_NAME = "exactrev-network"
 FORMAT_VERSION = 1
@@ -31,7 +31,15 @@ def network_to_dict(net: Network) -> dict:
 
 
 def network_to_json(net: Network) -> str:
-    return json.dumps(network_to_dict(net), indent=1) + "\n"
+    """The file's text: the spec's JSON object (meta values JSON cannot hold are written as text)."""
+    return json.dumps(network_to_dict(net), indent=1, default=_meta_value) + "\n"
+
+
+def _meta_value(v: Any) -> Any:
+    """A JSON number read as Decimal goes back as a number; anything else json cannot write becomes text."""
+    if isinstance(v, Decimal) and v.is_finite() and abs(v.adjusted()) < 300:
+        return float(v)
+    return str(v)
 
 
 def write_network_file(net: Network, path: str | Path) -> None:
@@ -39,15 +47,20 @@ def write_network_file(net: Network, path: str | Path) -> None:
     atomic_write_text(path, network_to_json(net))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a finite number")
+def _json_int(text: str) -> int | Decimal:
+    """A JSON integer; one too long for Python's int() stays a Decimal, refused later with its location."""
+    return int(text) if len(text) <= MAX_DIGITS else Decimal(text)
 
 
 def parse_network_json(text: str, source: str) -> Network:
-    """Parse the spec's JSON text; JSON numbers are read exactly from their decimal text."""
+    """Parse the spec's JSON text; JSON numbers are read exactly from their decimal text.
+
+    NaN/Infinity become non-finite Decimals so the error names the cell that holds them.
+    """
     try:
-        # JSON numbers keep their text (Decimal / int), so "0.1" means 1/10; NaN/Infinity are refused.
-        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(text, parse_float=Decimal, parse_int=_json_int, parse_constant=Decimal)
+    except RecursionError:
+        raise FormatError(f"{source}: not valid JSON: nested too deeply") from None
     except ValueError as e:
         raise FormatError(f"{source}: not valid JSON: {e}") from None
     return network_from_dict(data, source)
@@ -58,10 +71,10 @@ def network_from_dict(data: Any, source: str) -> Network:
     if not isinstance(data, dict):
         raise FormatError(f"{source}: top level must be a JSON object, got {type(data).__name__}")
     if data.get("format") != FORMAT_NAME:
-        raise FormatError(f"{source}: \"format\" must be {FORMAT_NAME!r}, got {data.get('format')!r}")
+        raise FormatError(f"{source}: \"format\" must be {FORMAT_NAME!r}, got {shown(data.get('format'))}")
     version = data.get("version")
     if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise FormatError(f"{source}: \"version\" must be {FORMAT_VERSION}, got {version!r}")
+        raise FormatError(f"{source}: \"version\" must be {FORMAT_VERSION}, got {shown(version)}")
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         raise FormatError(f"{source}: \"layers\" must be a non-empty list")
@@ -97,4 +110,6 @@ def read_network_file(path: str | Path) -> Network:
         raise FormatError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise FormatError(f"{p}: cannot read: {e.strerror}") from None
+    except ValueError as e:  # e.g. an embedded NUL byte in the path
+        raise FormatError(f"{shown(str(p))}: not a usable path: {e}") from None
     return parse_network_json(text, str(p))

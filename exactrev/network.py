@@ -3,29 +3,41 @@
 N(x) = W_L ReLU(... ReLU(W_1 x + b_1) ...) + b_L.  Parameters are Fractions at the surface; exact
 evaluation runs on flint integer matrices (each layer scaled to one common denominator, each input
 column carrying its own denominator), which is ~1000x faster than Python loops over Fractions.
+When the first layer's integers are small enough, its product runs in float64 BLAS on limbs whose
+every dot product stays below 2**53, hence exactly.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from fractions import Fraction
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from flint import fmpz, fmpz_mat
+from flint import fmpz_mat
 
 from .errors import ExactrevError
-from .numbers import to_fraction
+from .numbers import shown, to_fraction
 
 Matrix = tuple[tuple[Fraction, ...], ...]
 Vector = tuple[Fraction, ...]
+_INT, _FRACTION, _FLOAT = {int}, {Fraction}, {float}
+_INT64_MIN = -2**63
+# Fraction's slots are read directly in the hot loop (its public properties cost a Python call each).
+_numerator, _denominator = ((operator.attrgetter("_numerator"), operator.attrgetter("_denominator"))
+                            if hasattr(Fraction(1), "_numerator") and hasattr(Fraction(1), "_denominator") else
+                            (operator.attrgetter("numerator"), operator.attrgetter("denominator")))
+# First-layer weights with at most this many bits (after clearing denominators) use exact float64 BLAS.
+_BLAS_WEIGHT_BITS = 40
 
 
 class Network:
     """A fully connected ReLU network with exact parameters (ReLU after every layer but the last)."""
 
-    __slots__ = ("weights", "biases", "meta", "_int_layers", "_float_layers")
+    __slots__ = ("weights", "biases", "meta", "_int_layers", "_float_layers", "_blas_first")
 
     def __init__(self, weights: Sequence[Any], biases: Sequence[Any], meta: dict | None = None,
                  *, source: str = "network") -> None:
@@ -68,6 +80,7 @@ class Network:
         self.meta: dict = dict(meta or {})
         self._int_layers: list[tuple[fmpz_mat, fmpz_mat, int]] | None = None
         self._float_layers: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._blas_first: tuple[np.ndarray | None] | None = None
 
     # ----------------------------------------------------------------- shape
     @property
@@ -105,7 +118,7 @@ class Network:
         return self.evaluate_batch([x])[0]
 
     def evaluate_batch(self, xs: Sequence[Sequence[Any]]) -> list[list[Fraction]]:
-        """Exact outputs at many inputs at once (flint integer matrix products)."""
+        """Exact outputs at many inputs at once (flint integer matrix products; floats read exactly)."""
         num, dens, _ = self._forward_int(xs)
         return _columns_as_fractions(num, dens)
 
@@ -129,12 +142,22 @@ class Network:
         if self._int_layers is None:
             layers = []
             for w, b in zip(self.weights, self.biases):
-                c = math.lcm(*(v.denominator for row in w for v in row), *(v.denominator for v in b))
+                c = math.lcm(*{v.denominator for row in w for v in row}, *{v.denominator for v in b})
                 wn = fmpz_mat(len(w), len(w[0]), [v.numerator * (c // v.denominator) for row in w for v in row])
                 bn = fmpz_mat(len(b), 1, [v.numerator * (c // v.denominator) for v in b])
                 layers.append((wn, bn, c))
             self._int_layers = layers
         return self._int_layers
+
+    def _first_weights_blas(self) -> np.ndarray | None:
+        """The first layer's integer weights as float64 when they are small enough for exact BLAS products."""
+        if self._blas_first is None:
+            wn = self._ints()[0][0]
+            entries = [int(v) for v in wn.entries()]
+            bits = max(abs(v) for v in entries).bit_length()
+            ok = bits <= _BLAS_WEIGHT_BITS
+            self._blas_first = (np.array(entries, dtype=np.float64).reshape(wn.nrows(), wn.ncols()) if ok else None,)
+        return self._blas_first[0]
 
     def _floats(self) -> list[tuple[np.ndarray, np.ndarray]]:
         if self._float_layers is None:
@@ -148,12 +171,16 @@ class Network:
 
         With `collect`, also returns every layer's pre-activations as (numerators, denominators).
         """
-        num, dens = _points_to_int_columns(xs, self.input_dim)
+        if isinstance(xs, np.ndarray) and xs.dtype.kind == "f":
+            xs = xs.astype(np.float64).tolist()  # widening to float64 is exact; Python floats take the fast path
+        x, dens = _points_to_ints(xs, self.input_dim)
         batch = len(dens)
         pre: list[tuple[fmpz_mat, list[int]]] = []
         last = len(self.weights) - 1
+        num = None
         for k, (wn, bn, c) in enumerate(self._ints()):
-            z = wn * num + bn * fmpz_mat(1, batch, dens)
+            product = _first_product(wn, self._first_weights_blas(), x, batch) if k == 0 else wn * num
+            z = product + bn * fmpz_mat(1, batch, dens)
             dens = [d * c for d in dens]
             if collect:
                 pre.append((z, dens))
@@ -179,6 +206,11 @@ class Network:
         from .netformat import write_network_file
         write_network_file(self, path)
 
+    def to_torch(self, dtype: Any = None) -> Any:
+        """This network as a torch nn.Sequential of Linear/ReLU (float64 unless `dtype`); needs torch."""
+        from .interop import to_torch
+        return to_torch(self, dtype)
+
     def to_dict(self) -> dict:
         from .netformat import network_to_dict
         return network_to_dict(self)
@@ -203,24 +235,72 @@ def _exact(v: Any, where: str) -> Fraction:
 
 def _rows_of(v: Any, where: str) -> list:
     if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple, np.ndarray)):
-        raise ExactrevError(f"{where}: expected a list, got {type(v).__name__} {str(v)[:40]!r}")
+        raise ExactrevError(f"{where}: expected a list, got {type(v).__name__} {shown(v)}")
     return list(v)
 
 
-def _points_to_int_columns(xs: Iterable[Sequence[Any]], n_in: int) -> tuple[fmpz_mat, list[int]]:
-    """Points -> integer matrix (n_in x batch) and the denominator of each column."""
-    flat: list[int] = []
+def _points_to_ints(xs: Iterable[Sequence[Any]], n_in: int) -> tuple[np.ndarray | list[int], list[int]]:
+    """Points -> integer numerators X (batch x n_in) and each point's common denominator d_j.
+
+    X is an int64 array when every entry fits (the scaling to d_j then runs in numpy), else a
+    row-major list of Python ints.  Points of ints, floats or Fractions are read without per-number
+    calls (the hot path); anything else goes through to_fraction.
+    """
+    flat_p: list[int] = []
+    flat_q: list[int] = []
     dens: list[int] = []
     for j, x in enumerate(xs):
+        if not hasattr(x, "__len__") or isinstance(x, (str, bytes, dict)):
+            raise ExactrevError(f"input {j} is {shown(x)}, not a sequence of coordinates")
         if len(x) != n_in:
             raise ExactrevError(f"input {j} has {len(x)} coordinates, the network takes {n_in}")
-        fr = [v if type(v) is Fraction else Fraction(v) if type(v) is int else to_fraction(v) for v in x]
-        qs = [f.denominator for f in fr]
-        d = math.lcm(*qs)
-        flat.extend(f.numerator for f in fr) if d == 1 else flat.extend(
-            f.numerator * (d // q) for f, q in zip(fr, qs))
-        dens.append(d)
-    return fmpz_mat(len(dens), n_in, flat).transpose(), dens
+        types = set(map(type, x))
+        if types == _INT:
+            flat_p.extend(x)
+            flat_q.extend(repeat(1, n_in))
+            dens.append(1)
+            continue
+        if types == _FLOAT and all(map(math.isfinite, x)):
+            nums, qs = zip(*map(float.as_integer_ratio, x))  # exact dyadic values
+        else:
+            fr = x if types == _FRACTION else [_exact(v, f"input {j}, coordinate {i}") for i, v in enumerate(x)]
+            nums, qs = map(_numerator, fr), list(map(_denominator, fr))
+        flat_p.extend(nums)
+        flat_q.extend(qs)
+        dens.append(math.lcm(*set(qs)))
+    batch = len(dens)
+    try:
+        p = np.array(flat_p, dtype=np.int64).reshape(batch, n_in)
+        mult = np.array(dens, dtype=np.int64)[:, None] // np.array(flat_q, dtype=np.int64).reshape(batch, n_in)
+    except OverflowError:
+        p = None
+    # the float check bounds the exact product by 2**62 * (1 + 2**-50) < 2**63; INT64_MIN has no abs
+    if p is not None and (not p.size or (p.min() > _INT64_MIN and
+                                          (np.abs(p).astype(np.float64) * mult < 2.0**62).all())):
+        return p * mult, dens
+    return [v * (dens[i // n_in] // q) for i, (v, q) in enumerate(zip(flat_p, flat_q))], dens
+
+
+def _first_product(wn: fmpz_mat, w_float: np.ndarray | None, x: np.ndarray | list[int], batch: int) -> fmpz_mat:
+    """wn @ X^T for the points X (batch x n_in, int64 array or row-major list), exactly.
+
+    When X is int64 and the weights small, X is cut into limbs of t bits so that every float64 dot
+    product n_in * 2**(weight bits + t) < 2**53 is exact, and BLAS does the work; otherwise flint does.
+    """
+    n_in = wn.ncols()
+    if isinstance(x, np.ndarray) and w_float is not None and x.size:
+        w_bits = int(np.abs(w_float).max()).bit_length()
+        t = 52 - w_bits - n_in.bit_length()
+        x_bits = max(-int(x.min()), int(x.max())).bit_length() + 1  # Python ints: no abs(INT64_MIN) overflow
+        if t >= 8 and w_bits + x_bits + n_in.bit_length() <= 62:
+            xt = x.T
+            total = np.zeros((wn.nrows(), batch), dtype=np.int64)
+            for shift in range(0, x_bits, t):
+                limb = (xt >> shift) if shift + t >= x_bits else (xt >> shift) & ((1 << t) - 1)
+                total += (w_float @ limb.astype(np.float64)).astype(np.int64) << shift
+            return fmpz_mat(total.tolist())
+    flat = x.ravel().tolist() if isinstance(x, np.ndarray) else x
+    return wn * fmpz_mat(batch, n_in, flat).transpose()
 
 
 def _columns_as_fractions(num: fmpz_mat, dens: list[int]) -> list[list[Fraction]]:

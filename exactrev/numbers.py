@@ -20,30 +20,49 @@ from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
 
 ARITHMETICS = ("exact", "mpmath", "float")
 
-_DECIMAL = re.compile(r"^([+-]?)(\d+)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
-_RATIO = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$")
-# A decimal exponent beyond this would build an integer too large to be a sensible parameter.
-MAX_EXPONENT = 100_000
+_DECIMAL = re.compile(r"^([+-]?)(\d+)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?$", re.ASCII)
+_RATIO = re.compile(r"^([+-]?\d+)\s*/\s*([+-]?\d+)$", re.ASCII)
+# Bounds on a number read from text: at most MAX_DIGITS digits in each integer it spells out
+# (Python's own default int/str limit) and a decimal exponent of magnitude at most MAX_EXPONENT.
+MAX_DIGITS = 4300
+MAX_EXPONENT = 4300
+
+
+def shown(x: Any, limit: int = 40) -> str:
+    """A bounded description of `x` for error messages (a 10**6-digit number must not flood stderr)."""
+    if isinstance(x, str):
+        return repr(x) if len(x) <= limit else f"{x[:limit]!r}... ({len(x)} characters)"
+    if isinstance(x, (list, tuple, dict)):
+        return f"a {'JSON object' if isinstance(x, dict) else 'list'} of {len(x)} entr{'y' if len(x) == 1 else 'ies'}"
+    if isinstance(x, int) and x.bit_length() > 3 * limit:
+        return f"an integer of about {int(x.bit_length() * 0.30103)} digits"
+    r = str(x) if isinstance(x, Decimal) else repr(x)
+    return r if len(r) <= limit else f"{r[:limit]}..."
 
 
 def parse_rational(text: str) -> Fraction:
-    """Parse "p/q", an integer or a finite decimal ("-1.5e-3") exactly; raise ValueError otherwise."""
+    """Parse "p/q", an integer or a finite decimal ("-1.5e-3") exactly; raise ValueError otherwise.
+
+    Each run of digits may have at most MAX_DIGITS digits and the decimal exponent at most
+    MAX_EXPONENT in magnitude, so no text can make us build an absurdly large integer.
+    """
     s = text.strip()
-    m = _RATIO.match(s)
-    if m:
+    m = _RATIO.match(s) or _DECIMAL.match(s)
+    if not m or (m.re is _DECIMAL and m.group(2) is None and not m.group(3)):
+        raise ValueError(f"{shown(text)} is not a rational number (expected p/q, an integer or a finite decimal)")
+    longest = max(len(g) for g in m.groups() if g is not None)
+    if longest > MAX_DIGITS:
+        raise ValueError(f"{shown(text)} has a run of {longest} digits; at most {MAX_DIGITS} are accepted")
+    if m.re is _RATIO:
         p, q = int(m.group(1)), int(m.group(2))
         if q == 0:
-            raise ValueError(f"{text!r} has a zero denominator")
+            raise ValueError(f"{shown(text)} has a zero denominator")
         return Fraction(p, q)
-    m = _DECIMAL.match(s)
-    if not m or (m.group(2) is None and not m.group(3)):
-        raise ValueError(f"{text!r} is not a rational number (expected p/q, an integer or a finite decimal)")
     sign, whole, frac, exp = m.groups()
-    digits = (whole or "") + (frac or "")
     e = int(exp or 0) - len(frac or "")
     if abs(e) > MAX_EXPONENT:
-        raise ValueError(f"{text!r} has a decimal exponent beyond {MAX_EXPONENT}")
-    value = Fraction(int(digits or "0")) * (Fraction(10) ** e)
+        raise ValueError(f"{shown(text)} has a decimal exponent beyond {MAX_EXPONENT} in magnitude")
+    value = Fraction(int((whole or "") + (frac or "") or "0")) * (Fraction(10) ** e)
     return -value if sign == "-" else value
 
 
@@ -72,18 +91,23 @@ def to_fraction(x: Any) -> Fraction:
         return Fraction(*x.as_integer_ratio())  # the exact dyadic value, never the decimal repr
     if isinstance(x, Decimal):
         if not x.is_finite():
-            raise ValueError(f"{x} is not finite")
-        if abs(x.as_tuple().exponent) > MAX_EXPONENT:
-            raise ValueError(f"{x} has a decimal exponent beyond {MAX_EXPONENT}")
+            raise ValueError(f"{shown(x)} is not finite")
+        sign, digits, exponent = x.as_tuple()
+        if len(digits) > MAX_DIGITS or abs(exponent) > MAX_EXPONENT:
+            raise ValueError(f"{shown(x)} has more than {MAX_DIGITS} digits or a decimal exponent beyond "
+                             f"{MAX_EXPONENT} in magnitude")
         return Fraction(x)
     if isinstance(x, mpmath.mpf):
         if not mpmath.isfinite(x):
             raise ValueError(f"{x!r} is not finite")
-        man, exp = x.man_exp
-        return Fraction(int(man)) * (Fraction(2) ** int(exp))
+        man, exp = x.man_exp  # man is |mantissa|: the sign is kept apart
+        if abs(exp) > 4 * MAX_EXPONENT:
+            raise ValueError(f"{shown(x)} has a binary exponent beyond {4 * MAX_EXPONENT} in magnitude")
+        value = Fraction(int(man)) * (Fraction(2) ** int(exp))
+        return -value if x < 0 else value
     if isinstance(x, Rational):
         return Fraction(x.numerator, x.denominator)
-    raise ValueError(f"{x!r} (type {type(x).__name__}) is not a rational number")
+    raise ValueError(f"{shown(x)} (type {type(x).__name__}) is not a rational number")
 
 
 def to_fmpq(x: Any) -> fmpq:
@@ -104,7 +128,12 @@ def fmpq_to_fraction(x: fmpq) -> Fraction:
 def format_rational(x: Any) -> str:
     """Lowest-terms text "p/q" (or "p" for integers), as the network format requires."""
     f = to_fraction(x)
-    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+    return _digits(f.numerator) if f.denominator == 1 else f"{_digits(f.numerator)}/{_digits(f.denominator)}"
+
+
+def _digits(n: int) -> str:
+    """Decimal text of any integer; flint's conversion has no length limit (Python's str stops at 4300 digits)."""
+    return str(n) if n.bit_length() < 14000 else str(fmpz(n))
 
 
 def to_mpf(x: Any, dps: int) -> mpmath.mpf:

@@ -19,7 +19,7 @@ from flint import fmpq, fmpz
 
 from .errors import BudgetExceeded, ExactrevError, OracleError
 from .network import Network
-from .numbers import ARITHMETICS, to_float, to_fraction, to_mpf
+from .numbers import ARITHMETICS, shown, to_float, to_fraction, to_mpf
 
 Number = Any
 
@@ -93,11 +93,12 @@ class Oracle:
         if self.log is not None:
             self.log.extend(xs)
         try:
-            raw = self._batch_fn(xs) if self._batch_fn is not None else [self._fn(x) for x in xs]
+            with mpmath.workdps(self.dps):  # an mpmath black box computes at the oracle's precision
+                raw = list(self._batch_fn(xs) if self._batch_fn is not None else [self._fn(x) for x in xs])
         except ExactrevError:
             raise
         except Exception as e:  # a black box may fail in any way; say so precisely
-            raise OracleError(f"the oracle raised {type(e).__name__}: {e}") from e
+            raise OracleError(f"the oracle raised {type(e).__name__}: {str(e)[:200]}") from e
         if len(raw) != len(xs):
             raise OracleError(f"the oracle answered {len(raw)} outputs for a batch of {len(xs)} inputs")
         return [self._check_output(y, j) for j, y in enumerate(raw)]
@@ -105,6 +106,8 @@ class Oracle:
     # ------------------------------------------------------------ conversion
     def convert_input(self, x: Sequence[Number], index: int = 0) -> list[Number]:
         """An input in the mode's number type (exact: Fraction; mpmath: mpf at dps; float: float64)."""
+        if not hasattr(x, "__len__") or isinstance(x, (str, bytes, dict)):
+            raise ExactrevError(f"query {index} is {shown(x)}, not a sequence of coordinates")
         if len(x) != self.input_dim:
             raise ExactrevError(f"query {index}: {len(x)} coordinates, the oracle takes {self.input_dim}")
         try:
@@ -127,28 +130,28 @@ class Oracle:
         for i, v in enumerate(y):
             try:
                 out.append(self._convert_output(v))
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, OverflowError) as e:
                 raise OracleError(f"the oracle's output {i} for query {index}: {e}") from None
         return out
 
     def _convert_output(self, v: Any) -> Number:
         if self.arithmetic == "exact":
             if isinstance(v, bool) or not isinstance(v, (Rational, fmpq, fmpz)):
-                raise TypeError(f"{v!r} ({type(v).__name__}) is not an exact rational; an exact oracle must "
+                raise TypeError(f"{shown(v)} ({type(v).__name__}) is not an exact rational; an exact oracle must "
                                 "return int/Fraction (use arithmetic='float' or 'mpmath' for floating outputs)")
             return to_fraction(v)
         if self.arithmetic == "mpmath":
             if isinstance(v, bool):
-                raise TypeError(f"{v!r} is a boolean")
+                raise TypeError(f"{shown(v)} is a boolean")
             m = v if isinstance(v, mpmath.mpf) else to_mpf(v, self.dps)
             if not mpmath.isfinite(m):
-                raise ValueError(f"{v!r} is not finite")
+                raise ValueError(f"{shown(v)} is not finite")
             return m
         if isinstance(v, bool):
-            raise TypeError(f"{v!r} is a boolean")
+            raise TypeError(f"{shown(v)} is a boolean")
         f = float(v)
         if f != f or f in (float("inf"), float("-inf")):
-            raise ValueError(f"{v!r} is not finite")
+            raise ValueError(f"{shown(v)} is not finite")
         return f
 
     def __repr__(self) -> str:

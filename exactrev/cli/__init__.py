@@ -7,24 +7,41 @@ Exit codes: 0 success; 1 a negative answer (partial extraction, different networ
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Sequence
 
 from ..errors import ExactrevError
-from . import basic
+from . import basic, report_cmd, sweep_cmd
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 
 # Modules that define register(subparsers); each parser sets `func(args) -> int`.
-COMMAND_MODULES = [basic]
+COMMAND_MODULES = [basic, report_cmd, sweep_cmd]
+
+
+MAX_MESSAGE = 400
+
+
+def one_line(message: str) -> str:
+    """An error message as one bounded line (whitespace collapsed, at most MAX_MESSAGE characters)."""
+    text = " ".join(message.split())
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE - 3]}..."
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one line on stderr and exit 2."""
+    """argparse that reports a bad command line as one line on stderr and exit 2.
+
+    Arguments like "-1,2" or "-1/2" are values (points), not unknown options.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: {message}", file=sys.stderr)
+        print(one_line(f"{self.prog}: {message}"), file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -42,14 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ExactrevError as e:
-        print(f"exactrev {args.command}: {e}", file=sys.stderr)
+        print(one_line(f"exactrev {args.command}: {e}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"exactrev {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
-        print(f"exactrev {args.command}: {where}{e.strerror or e}", file=sys.stderr)
+        print(one_line(f"exactrev {args.command}: {where}{e.strerror or e}"), file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -7,9 +7,8 @@ import sys
 
 from ..canonical import canonical_form
 from ..errors import ExactrevError
-from ..netformat import network_to_json
 from ..network import Network
-from ..numbers import format_rational, parse_rational
+from ..numbers import format_rational, parse_rational, shown
 from ..random_net import parse_widths, random_network
 from .common import emit_network, load_network
 
@@ -38,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also check the paper's recovery assumptions (dead neurons, duplicates, ...)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("demo", help="a short tour: random network, extraction, certificate")
+    p = sub.add_parser("demo", help="a short tour: random networks extracted exactly and certified")
+    p.add_argument("--out-dir", default="exactrev-demo", help="where the report goes (default: ./exactrev-demo)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -55,7 +55,7 @@ def parse_point(text: str, index: int) -> list:
         try:
             out.append(parse_rational(part))
         except ValueError as e:
-            raise ExactrevError(f"point {index + 1} ({text!r}), coordinate {j + 1}: {e}") from None
+            raise ExactrevError(f"point {index + 1} ({shown(text)}), coordinate {j + 1}: {e}") from None
     return out
 
 
@@ -64,7 +64,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     points = [parse_point(t, i) for i, t in enumerate(args.points)]
     for i, x in enumerate(points):
         if len(x) != net.input_dim:
-            raise ExactrevError(f"point {i + 1} ({args.points[i]!r}) has {len(x)} coordinates; "
+            raise ExactrevError(f"point {i + 1} ({shown(args.points[i])}) has {len(x)} coordinates; "
                                 f"{args.net} takes {net.input_dim}")
     for y in net.evaluate_batch(points):
         print(",".join(format_rational(v) for v in y))
@@ -97,4 +97,4 @@ def check_assumptions_report(net: Network) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
-    return run_demo(sys.stdout)
+    return run_demo(sys.stdout, args.out_dir)

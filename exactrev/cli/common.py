@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ..files import atomic_write_text
+from ..interop import load_target
 from ..netformat import network_to_json
 from ..network import Network
 
 
 def load_network(path: str) -> Network:
-    """Load a network file (later issues extend this to .npz, .safetensors and .onnx by extension)."""
-    return Network.load(path)
+    """Load a target by extension: .npz, .safetensors, .onnx, .pt/.pth; anything else is a network JSON."""
+    return load_target(path)
 
 
 def emit_network(net: Network, out: str | None) -> None:
