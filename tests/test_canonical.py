@@ -8,6 +8,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import exactrev as er
 from exactrev import Network, canonical_form, isomorphic, random_isomorphic_twin, random_network
 
 LAW = settings(max_examples=25, deadline=None)
@@ -101,3 +102,20 @@ def test_twin_really_permutes_and_scales() -> None:
 def canonical_row(row: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
     scale = max(abs(v) for v in row)
     return tuple(v / scale for v in row)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10**6), twin_seed=st.integers(0, 10**6))
+def test_invariance_holds_with_exact_duplicate_neurons(seed, twin_seed):
+    """Duplicates tie in the sort; the tie-break must not depend on the input order (found by proofs/)."""
+    base = er.random_network([3, 3, 3, 2], seed=seed)
+    w1 = [list(r) for r in base.weights[0]] + [list(base.weights[0][0])]       # neuron 0 duplicated
+    b1 = list(base.biases[0]) + [base.biases[0][0]]
+    w2 = [list(r) + [r[0] * 2 + 1] for r in base.weights[1]]                  # with different outgoing weights
+    w3 = [list(r) for r in base.weights[2]]
+    w2 = w2 + [list(w2[0])]                                                   # and a duplicate in layer 2 too
+    b2 = list(base.biases[1]) + [base.biases[1][0]]
+    w3 = [r + [r[0] - 1] for r in w3]
+    net = er.Network([w1, w2, w3], [b1, b2, list(base.biases[2])])
+    twin = er.random_isomorphic_twin(net, seed=twin_seed)
+    assert er.canonical_form(twin) == er.canonical_form(net)
