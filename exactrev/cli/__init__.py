@@ -12,13 +12,13 @@ import sys
 from typing import Sequence
 
 from ..errors import ExactrevError
-from . import basic, report_cmd, sweep_cmd
+from . import basic, certify_cmd, extract_cmd, report_cmd, sweep_cmd
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 
 # Modules that define register(subparsers); each parser sets `func(args) -> int`.
-COMMAND_MODULES = [basic, report_cmd, sweep_cmd]
+COMMAND_MODULES = [basic, certify_cmd, extract_cmd, report_cmd, sweep_cmd]
 
 
 MAX_MESSAGE = 400

@@ -1,0 +1,62 @@
+"""Whole-network extraction: queries, log2 queries, queries per functional dimension, wall time, status.
+
+Exact oracle (float/mpmath oracles recover layer 1 only in this version; see bench_first_layer.py).
+Compares the recovered canonical form with the target's (the target is used only for that).
+Writes results/extract.json and .md.
+
+    python3 benchmarks/bench_extract.py [--nets 10-20-20-1,8-16-16-3] [--seeds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+from exactrev import Oracle, canonical_form, extract, random_network
+from exactrev.random_net import parse_widths
+
+RESULTS = Path(__file__).parent / "results"
+DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
+
+
+def run(widths: list[int], seed: int) -> dict:
+    net = random_network(widths, seed=seed)
+    start = time.perf_counter()
+    result = extract(Oracle.from_network(net), seed=seed)
+    seconds = time.perf_counter() - start
+    fdim = net.functional_dimension_bound
+    return {"widths": "-".join(map(str, widths)), "seed": seed, "status": result.status,
+            "recovered_widths": "-".join(map(str, result.widths)),
+            "canonical_equal": canonical_form(result.network) == canonical_form(net),
+            "queries": result.queries, "log2_queries": round(math.log2(result.queries), 2),
+            "functional_dim": fdim, "queries_per_fdim": round(result.queries / fdim, 2),
+            "per_layer_queries": [s.queries for s in result.layers], "unidentified": len(result.unidentified),
+            "seconds": round(seconds, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nets", default=DEFAULT)
+    ap.add_argument("--seeds", type=int, default=1)
+    args = ap.parse_args()
+    rows = []
+    for text in args.nets.split(","):
+        for seed in range(args.seeds):
+            rows.append(run(parse_widths(text), seed))
+            print(rows[-1], flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "extract.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["| network | seed | status | recovered | canonical = | queries | log2 q | q / fdim | per layer | s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['widths']} | {r['seed']} | {r['status']} | {r['recovered_widths']} | {r['canonical_equal']} | "
+                     f"{r['queries']} | {r['log2_queries']} | {r['queries_per_fdim']} | {r['per_layer_queries']} | "
+                     f"{r['seconds']} |")
+    (RESULTS / "extract.md").write_text("# Whole-network extraction (exact oracle)\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

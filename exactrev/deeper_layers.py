@@ -1,0 +1,305 @@
+"""Additional layers exactly (Algorithm 2 of the paper, Theorem 3), exact arithmetic.
+
+Known: layers 1..k-2 exactly and layer k-1 up to the sign of each neuron (its preactivation h_j is
+known as a function, h_j = t_j z_j / c_j with t_j = +-1 unknown).  A boundary point p of an
+unexplained neuron z comes with its local normal G ~ grad z(p).  We walk along B_z:
+
+* ClosestBoundary: inside the current region every known preactivation is affine, so the first
+  crossing q of B_z's local plane with a known boundary B_j is computed exactly;
+* beyond q, B_z's new local plane contains B_z n B_j = {G.(x-q) = 0, grad h_j.(x-q) = 0}, so its
+  normal is G + lam grad h_j; one kink on a short segment just past q gives lam exactly, and a
+  second point of the predicted plane is probed for a kink exactly there (verification);
+* Theorem 3: keeping the scale of grad z consistent along the walk, the jump of grad z across B_j in
+  the direction of increasing h_j is W_zj grad h_j whatever the unknown sign t_j, so each crossing of
+  a layer-(k-1) boundary yields W_zj = sign(grad h_j . v) lam exactly (relative to z's scale).
+If B_z is bent before q (a probe on the old plane just before q sees a kink off the plane), z is in
+a deeper layer and its point is kept for layer k+1.  The signs t of layer k-1 and the biases of
+layer k are then solved from the walk points (exactrev.signs).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from flint import fmpq, fmpq_mat
+
+from .arith import dot, max_abs
+from .geometry import Evaluator, Line, points_on_line
+from .numbers import to_fmpq
+
+Vec = list
+Q = fmpq
+
+
+@dataclass
+class KnownLayer:
+    """A hidden layer's incoming weights and biases; `fixed` when every neuron's sign is known."""
+
+    rows: list[list[Q]]
+    bias: list[Q]
+    fixed: bool
+
+
+class PartialNetwork:
+    """Layers 1..k-1 as far as known: local values and gradients of every known preactivation."""
+
+    def __init__(self, n_in: int, layers: Sequence[KnownLayer]) -> None:
+        self.n_in = n_in
+        self.layers = list(layers)
+        self._mats = [(_fmat(layer.rows), _fmat([[b] for b in layer.bias])) for layer in self.layers]
+
+    def local(self, x: Sequence[Q]) -> list[tuple[list[Q], list[list[Q]]]]:
+        """Per layer: (preactivation values, gradient rows) at x, valid in x's region."""
+        return [(vals, jh.tolist()) for vals, jh in self.local_mats(x)]
+
+    def local_mats(self, x: Sequence[Q]) -> list[tuple[list[Q], fmpq_mat]]:
+        """Per layer: (preactivation values, gradient matrix) at x, valid in x's region.
+
+        Layers before the last known one must be fixed (their ReLUs are applied as they are).
+        """
+        a = fmpq_mat(self.n_in, 1, [to_fmpq(v) for v in x])
+        jac = fmpq_mat(self.n_in, self.n_in, [int(i == j) for i in range(self.n_in) for j in range(self.n_in)])
+        out = []
+        for w, b in self._mats:
+            h = w * a + b
+            jh = w * jac
+            vals = list(h.entries())
+            out.append((vals, jh))
+            keep = fmpq_mat(len(vals), len(vals), [int(i == j and vals[i] > 0) for i in range(len(vals))
+                                                   for j in range(len(vals))])
+            a = keep * h
+            jac = keep * jh
+        return out
+
+    def first_crossing(self, x: Sequence[Q], v: Sequence[Q]) -> tuple[Q, list[tuple[int, int]], list[list[Q]]] | None:
+        """ClosestBoundary: the smallest c > 0 where some known preactivation (affine in x's region) vanishes
+        at x + c v, the (layer, index) of every neuron vanishing there and their gradient rows.
+        Neurons already zero at x are skipped."""
+        vcol = fmpq_mat(self.n_in, 1, list(v))
+        best, hits = None, []
+        for li, (vals, jh) in enumerate(self.local_mats(x)):
+            rates = (jh * vcol).entries()
+            for j, (val, rate) in enumerate(zip(vals, rates)):
+                if rate == 0 or val == 0:
+                    continue
+                c = -val / rate
+                if c <= 0:
+                    continue
+                if best is None or c < best:
+                    best, hits = c, [(li, j, jh)]
+                elif c == best:
+                    hits.append((li, j, jh))
+        if best is None:
+            return None
+        return best, [(li, j) for li, j, _ in hits], [[jh[j, d] for d in range(self.n_in)] for _, j, jh in hits]
+
+    def on_known_boundary(self, x: Sequence[Q]) -> bool:
+        """Some known neuron's preactivation is exactly 0 at x."""
+        return any(v == 0 for vals, _ in self.local_mats(x) for v in vals)
+
+
+def _fmat(rows: Sequence[Sequence[Q]]) -> fmpq_mat:
+    return fmpq_mat(len(rows), len(rows[0]), [to_fmpq(v) for row in rows for v in row])
+
+
+@dataclass
+class Anchor:
+    """A point x on B_z with grad z there, on the scale fixed by the walk's first point."""
+
+    x: list[Q]
+    grad: list[Q]
+
+
+@dataclass
+class Walk:
+    """Result of exploring one boundary B_z: weights from layer k-1 (None where no crossing was found)."""
+
+    anchors: list[Anchor]
+    weights: list[Q | None]
+    status: str                      # "layer" (z in layer k), "deeper" (bent on unknown boundaries), "failed"
+    reason: str = ""
+    queries: int = 0
+    crossings: int = 0
+    regions: list[tuple] = field(default_factory=list)
+
+
+class BoundaryWalker:
+    """Walks boundaries B_z of candidate layer-k neurons using a known partial network (exact mode)."""
+
+    def __init__(self, ev: Evaluator, known: PartialNetwork, rng: random.Random) -> None:
+        self.ev = ev
+        self.known = known
+        self.rng = rng
+        self.k1 = len(known.layers) - 1          # index of layer k-1 among known layers
+
+    # ---------------------------------------------------------------- walk
+    def walk(self, x: Sequence[Q], normal: Sequence[Q], *, max_steps: int | None = None) -> Walk:
+        """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop)."""
+        start_q = self.ev.queries
+        width = len(self.known.layers[self.k1].rows)
+        max_steps = max_steps or 5 * width + 20
+        x = [to_fmpq(v) for v in x]
+        anchors = [Anchor(x, [to_fmpq(v) for v in normal])]
+        weights: list[Q | None] = [None] * width
+        failures = 0
+        crossings = 0
+        regions = [self.region_key(x)]
+        status, reason = "layer", ""
+        stale = 0
+        for _ in range(max_steps):
+            missing = [j for j in range(width) if weights[j] is None]
+            if not missing:
+                break
+            if stale > width + 6:
+                reason = f"no new boundary reached in {stale} crossings"
+                break
+            anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
+            outcome = self.step(anchor, missing, randomise=failures > 0)
+            if outcome is None:
+                failures += 1
+                continue
+            kind, data = outcome
+            if kind == "deeper":
+                status, reason = "deeper", data
+                break
+            if kind == "fail":
+                failures += 1
+                reason = data
+                continue
+            new_anchor, crossed, w = data
+            crossings += 1
+            stale += 1
+            if crossed is not None:
+                if weights[crossed] is not None and weights[crossed] != w:
+                    status, reason = "deeper", f"two crossings of layer-{self.k1 + 1} neuron {crossed} disagree"
+                    break
+                if weights[crossed] is None:
+                    stale = 0
+                weights[crossed] = w
+            anchors.append(new_anchor)
+            regions.append(self.region_key(new_anchor.x))
+            failures = 0
+        else:
+            if any(w is None for w in weights):
+                reason = reason or f"step limit {max_steps} reached"
+        if status == "layer" and crossings == 0:
+            status = "failed"
+            reason = reason or "no crossing with a known boundary could be followed"
+        return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
+
+    def region_key(self, x: Sequence[Q]) -> tuple:
+        """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
+        return tuple(v > 0 for vals, _ in self.known.local(x) for v in vals)
+
+    def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool):
+        """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing."""
+        vals, jh = self.known.local_mats(anchor.x)[self.k1]
+        G = anchor.grad
+        GG = dot(G, G)
+        gG = (jh * fmpq_mat(len(G), 1, G)).entries()
+        options = []
+        for j in missing:
+            if vals[j] == 0:
+                continue
+            g = [jh[j, d] for d in range(len(G))]
+            proj = [gi - gG[j] / GG * Gi for gi, Gi in zip(g, G)]
+            pp = dot(proj, proj)
+            if pp == 0:
+                continue
+            options.append((vals[j] ** 2 / pp, j, proj))
+        if not options:
+            return ("fail", "no missing boundary can be approached within the plane")
+        options.sort(key=lambda o: o[0])
+        _, j, proj = self.rng.choice(options) if randomise else options[0]
+        sgn = -1 if vals[j] > 0 else 1
+        v = [sgn * c for c in proj]
+        if randomise:
+            v = self.perturb_in_plane(v, G)
+        found = self.known.first_crossing(anchor.x, v)
+        if found is None:
+            return None
+        c, hits, grads = found
+        if len(hits) != 1:
+            return ("fail", "the walk reached several boundaries at once")
+        layer, idx = hits[0]
+        q = [xi + c * vi for xi, vi in zip(anchor.x, v)]
+        return self.cross(anchor, q, v, c, grads[0], layer, idx)
+
+    def perturb_in_plane(self, v: Sequence[Q], G: Sequence[Q]) -> list[Q]:
+        """v plus a random direction of the plane normal to G (same order of magnitude)."""
+        scale = max_abs(v)
+        r = [fmpq(self.rng.randint(-64, 64), 64) * scale for _ in v]
+        r = [ri - dot(r, G) / dot(G, G) * Gi for ri, Gi in zip(r, G)]
+        return [vi + ri for vi, ri in zip(v, r)]
+
+    # ------------------------------------------------------------ crossing
+    def cross(self, anchor: Anchor, q: list[Q], v: list[Q], c: Q, g: list[Q],
+              layer: int, idx: int):
+        """Find B_z's plane beyond q (normal G + lam g), verify it, and return the new anchor."""
+        G = anchor.grad
+        gg = dot(g, g)
+        m = [Gi - dot(G, g) / gg * gi for Gi, gi in zip(G, g)]          # along B_j, across the old plane
+        if not any(m):
+            return ("fail", "boundary parallel to a known one")
+        eps = c / 2 ** 10
+        r = [qi + eps * vi for qi, vi in zip(q, v)]
+        m_scale = eps * max_abs(v) / max_abs(m)
+        d = [mi * m_scale for mi in m]
+        half = fmpq(2 ** 6)
+        scan = points_on_line(self.ev, Line(tuple(r), tuple(d)), -half, half, rng=self.rng)
+        candidates = [k for k in scan.kinks if not self.known.on_known_boundary(list(k.x))]
+        candidates.sort(key=lambda k: abs(k.t))
+        probe_step = eps * max_abs(v) / 2 ** 10
+        for kink in candidates[:2]:
+            x2 = list(kink.x)
+            gap = dot(g, [a - b for a, b in zip(x2, q)])
+            if gap == 0:
+                continue
+            lam = -dot(G, [a - b for a, b in zip(x2, q)]) / gap
+            G2 = [Gi + lam * gi for Gi, gi in zip(G, g)]
+            if self.verify_plane(q, v, eps, G, g, G2, probe_step):
+                crossed = idx if layer == self.k1 else None
+                sigma = 1 if dot(g, v) > 0 else -1
+                return ("ok", (Anchor(self.centre(q, x2), G2), crossed, sigma * lam))
+        # no continuation: was B_z already bent before q?  probe the old plane just before q
+        back = [qi - eps * vi for qi, vi in zip(q, v)]
+        verdict = self.probe(back, G, probe_step)
+        if verdict == "off":
+            return ("deeper", f"B_z bends before reaching a known boundary (layer {layer + 1}, neuron {idx})")
+        return ("fail", "no continuation of B_z found beyond a known boundary")
+
+    def centre(self, q: Sequence[Q], x2: Sequence[Q]) -> list[Q]:
+        """A point of B_z's new piece well inside its region: halfway from x2 to the region's edge along x2 - q."""
+        u = [a - b for a, b in zip(x2, q)]
+        found = self.known.first_crossing(x2, u)
+        if found is None:
+            return [a + b for a, b in zip(x2, u)]
+        return [a + found[0] / 2 * b for a, b in zip(x2, u)]
+
+    def verify_plane(self, q, v, eps, G, g, G2, probe_step) -> bool:
+        """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there."""
+        e2 = [gi - dot(g, G) / dot(G, G) * Gi for gi, Gi in zip(g, G)]
+        r = [fmpq(self.rng.randint(-64, 64), 64) for _ in G]
+        for e in (G, e2):
+            ee = dot(e, e)
+            if ee:
+                r = [ri - dot(r, e) / ee * ei for ri, ei in zip(r, e)]
+        scale = eps * max_abs(v) / (max_abs(r) or 1)
+        y0 = [qi + 2 * eps * vi + scale * ri for qi, vi, ri in zip(q, v, r)]
+        m = [Gi - dot(G, g) / dot(g, g) * gi for Gi, gi in zip(G, g)]
+        s = -dot(G2, [a - b for a, b in zip(y0, q)]) / dot(G2, m)
+        y = [a + s * mi for a, mi in zip(y0, m)]
+        return self.probe(y, G2, probe_step) == "on"
+
+    def probe(self, y: Sequence[Q], n: Sequence[Q], length: Q) -> str:
+        """Along n through y (steps of `length`): a kink exactly at y ("on"), elsewhere nearby ("off"), or none."""
+        step = length / max_abs(n)
+        ys = self.ev.points([[yi + s * step * ni for yi, ni in zip(y, n)] for s in (-2, -1, 1, 2)])
+        left0 = [2 * b - a for a, b in zip(ys[0], ys[1])]
+        right0 = [2 * a - b for a, b in zip(ys[2], ys[3])]
+        same_slope = [b - a for a, b in zip(ys[0], ys[1])] == [b - a for a, b in zip(ys[2], ys[3])]
+        if left0 == right0:
+            return "silent" if same_slope else "on"
+        return "off"

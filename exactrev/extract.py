@@ -1,0 +1,528 @@
+"""`extract`: an oracle in, an exact network out (architecture unknown in advance).
+
+Layer 1 by Algorithm 1 (exactrev.first_layer); each further layer by walking the boundaries left
+over (exactrev.deeper_layers) and solving the previous layer's signs with the new layer's biases
+(exactrev.signs); a layer with no unexplained boundary points left is the last hidden layer, and the
+output layer is then solved exactly as an affine map of relu(+-h) of that layer and verified on
+extra points.  Budget exhaustion (exactrev.BudgetExceeded) ends in a partial result, never raises.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import mpmath
+from flint import fmpq
+
+from .arith import Arith, dot, max_abs, normalise
+from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, Walk
+from .errors import BudgetExceeded
+from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
+                          extract_first_layer)
+from .geometry import Evaluator, Line, points_on_line, region_point
+from .network import Network
+from .numbers import format_rational, to_fmpq
+from .oracle import Oracle
+from .signs import solve_linear_exact, solve_signs, undetermined_columns
+
+__all__ = ["ExtractResult", "extract", "extract_first_layer"]
+
+MAX_HIDDEN_LAYERS = 12
+MAX_ROUNDS = 4                 # restarts after new first-layer neurons or unexplained verification kinks
+VERIFY_LINES = 8
+
+
+@dataclass
+class Restart:
+    """Walks proved flat boundaries: first-layer hyperplanes to add before extracting deeper layers again."""
+
+    hyperplanes: list
+EXTRA_CHECK_POINTS = 6
+
+
+@dataclass
+class LayerStats:
+    """Per-layer numbers for the report."""
+
+    neurons: int
+    queries: int
+    max_rel_error: float = 0.0
+
+
+@dataclass
+class ExtractResult:
+    """What `extract` recovered: an exact network, and everything it could not settle."""
+
+    network: Network
+    queries: int
+    widths: list[int]
+    status: str
+    unidentified: list[dict]
+    layers: list[LayerStats]
+    oracle: str = "exact"
+    seed: int = 0
+    wall_seconds: float = 0.0
+    hyperplanes: list[tuple[list, Any]] = field(default_factory=list)
+
+    def to_report(self) -> dict:
+        """The JSON-ready report of `exactrev extract --report` (numbers as "p/q" strings)."""
+        return {
+            "queries": self.queries, "status": self.status, "widths": list(self.widths), "oracle": self.oracle,
+            "seed": self.seed, "wall_seconds": round(self.wall_seconds, 3), "unidentified": list(self.unidentified),
+            "layers": [{"neurons": s.neurons, "queries": s.queries, "max_rel_error": s.max_rel_error}
+                       for s in self.layers],
+            "hyperplanes": [{"weights": [format_rational(v) for v in w], "bias": format_rational(b)}
+                            for w, b in self.hyperplanes],
+            "network": self.network.to_dict(),
+        }
+
+
+def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None) -> ExtractResult:
+    """Recover the whole network behind `oracle` (exactly for an exact oracle).
+
+    `budget` caps the queries this call may use (on top of the oracle's own budget, if any).
+    """
+    start = time.perf_counter()
+    saved_budget = oracle.budget
+    if budget is not None:
+        cap = oracle.queries + budget
+        oracle.budget = cap if saved_budget is None else min(saved_budget, cap)
+    try:
+        with mpmath.workdps(oracle.dps):
+            run = Extraction(oracle, seed)
+            result = run.run()
+    finally:
+        oracle.budget = saved_budget
+    result.wall_seconds = time.perf_counter() - start
+    return result
+
+
+class Extraction:
+    """The whole pipeline's state: known layers, pending boundary points, per-layer statistics."""
+
+    def __init__(self, oracle: Oracle, seed: int) -> None:
+        self.oracle = oracle
+        self.seed = seed
+        self.ar = Arith(oracle.arithmetic, oracle.dps)
+        self.ev = Evaluator(oracle, self.ar)
+        self.dev = Evaluator(oracle, Arith("exact", fmpq_backend=True)) if self.ar.exact else self.ev
+        self.rng = random.Random(seed)
+        self.start_queries = oracle.queries
+        self.layers: list[KnownLayer] = []
+        self.stats: list[LayerStats] = []
+        self.unidentified: list[dict] = []
+        self.anchors: list[list[tuple[list[fmpq], list[fmpq]]]] = []   # per layer, per neuron: (x, grad)
+        self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
+        self.first: FirstLayerResult | None = None
+
+    # ------------------------------------------------------------- driver
+    def run(self) -> ExtractResult:
+        try:
+            self.run_layers()
+        except BudgetExceeded as e:
+            self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
+                                      "reason": f"budget exhausted: {e}"})
+        return self.result()
+
+    def run_layers(self) -> None:
+        search = FirstLayerSearch(self.ev, self.rng)
+        try:
+            search.run()
+        finally:
+            self.first = search.result()
+        for u in self.first.undecided:
+            self.unidentified.append({"layer": 1, "neuron": None, "reason": f"{u['item']}: {u['reason']}"})
+        if not self.first.hyperplanes:
+            self.unidentified.append({"layer": 1, "neuron": None, "reason": "no boundary found: the output looks affine"})
+            return
+        rows1 = [_q(w) for w, _ in self.first.hyperplanes]
+        bias1 = _q(b for _, b in self.first.hyperplanes)
+        anchors1 = [(_q(bp.x), _q(bp.normal)) for bp in self.first.hyperplane_points]
+        if not self.ar.exact:
+            self.layers.append(KnownLayer(rows1, bias1, fixed=False))
+            self.stats.append(LayerStats(len(rows1), self.first.queries))
+            self.unidentified.append({"layer": 2, "neuron": None,
+                                      "reason": f"{self.ar.mode} oracle: layers beyond the first are extracted "
+                                                "in exact mode only in this version"})
+            return
+        first_queries = self.first.queries
+        points = list(self.first.deeper_points)
+        loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
+        for _ in range(MAX_ROUNDS):
+            round_start = self.ev.queries
+            self.layers = [KnownLayer([list(r) for r in rows1], list(bias1), fixed=False)]
+            self.anchors = [list(anchors1)]
+            self.stats = [LayerStats(len(rows1), first_queries)]
+            self.output = None
+            noted = len(self.unidentified)
+            found = self.hidden_layers(points)
+            self.stats[-1].queries += round_start - loop_start
+            if found:
+                # flat boundaries that cross known ones without bending: first-layer neurons TestHyperplane missed
+                del self.unidentified[noted:]
+                for normal, bias, x in found:
+                    rows1.append(normal)
+                    bias1.append(bias)
+                    anchors1.append((x, normal))
+                continue
+            before = self.ev.queries
+            new = self.verification_points(search)
+            self.stats[-1].queries += self.ev.queries - before
+            if not new:
+                return
+            del self.unidentified[noted:]
+            points += new
+        self.unidentified.append({"layer": None, "neuron": None, "reason": f"verification lines still found "
+                                  f"unexplained boundaries after {MAX_ROUNDS} rounds"})
+
+    def verification_points(self, search: FirstLayerSearch) -> list[BoundaryPoint]:
+        """Scan fresh random lines; the recovered network must agree with every affine piece the oracle shows
+        and have a boundary at every kink.  Returns boundary points of kinks it cannot explain (to extract
+        them in another round); a disagreement without such kinks is recorded as unidentified."""
+        net = self.network()
+        half = self.ar.num(LINE_HALF_LENGTH)
+        new: list[BoundaryPoint] = []
+        for i in range(VERIFY_LINES):
+            base = search.random_line()
+            line = Line(tuple(2 ** (i % 4) * v for v in base.p), base.d)   # through points up to 8 units out
+            scan = points_on_line(self.ev, line, -half, half, rng=self.rng)
+            pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
+            todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
+            if todo:
+                jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+                new += [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+                continue
+            ts = [region_point(lo, hi, self.ar) for lo, hi, _ in scan.regions]
+            if net.evaluate_batch([line.at(t) for t in ts]) != [piece.at(t) for t, (_, _, piece) in zip(ts, scan.regions)]:
+                self.unidentified.append({"layer": None, "neuron": None, "reason":
+                                          "a verification line shows the recovered network differs from the target"})
+                return []
+        return new
+
+    def network(self) -> Network:
+        """The network as recovered so far (output weights 0 if the output layer is not solved)."""
+        hidden = [(layer.rows, layer.bias) for layer in self.layers]
+        n_out = self.oracle.output_dim
+        if self.output is not None:
+            out_w, out_b = self.output
+        else:
+            width = len(self.layers[-1].rows) if self.layers else 1
+            out_w, out_b = [[fmpq(0)] * width for _ in range(n_out)], [fmpq(0)] * n_out
+        if not hidden:
+            hidden = [([[fmpq(0)] * self.oracle.input_dim], [fmpq(0)])]
+        return Network([h[0] for h in hidden] + [out_w], [h[1] for h in hidden] + [out_b],
+                       {"extracted_by": "exactrev", "seed": self.seed, "oracle": self.oracle.arithmetic})
+
+    def hidden_layers(self, points: Sequence[BoundaryPoint]) -> list | None:
+        """Layers 2.. and the output; returns new first-layer hyperplanes if some walk proved one (restart)."""
+        pending = [bp for bp in points if not any(v == 0 for v in
+                   PartialNetwork(self.oracle.input_dim, self.layers).local(_q(bp.x))[0][0])]
+        for _ in range(MAX_HIDDEN_LAYERS):
+            if not pending:
+                break
+            before = self.ev.queries
+            pending = self.next_layer(pending)
+            if isinstance(pending, Restart):
+                return pending.hyperplanes
+            if pending is None:
+                return None
+            self.stats.append(LayerStats(len(self.layers[-1].rows), self.ev.queries - before))
+        before = self.ev.queries
+        self.solve_output()
+        self.stats.append(LayerStats(self.oracle.output_dim, self.ev.queries - before))
+        return None
+
+    # ----------------------------------------------------- deeper layers
+    def next_layer(self, pending: Sequence[BoundaryPoint]) -> list[BoundaryPoint] | Restart | None:
+        """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on)."""
+        k = len(self.layers) + 1
+        known = PartialNetwork(self.oracle.input_dim, self.layers)
+        walker = BoundaryWalker(self.dev, known, self.rng)
+        walks: list[Walk] = []
+        origin: dict[int, BoundaryPoint] = {}
+        leftover: list[BoundaryPoint] = []
+        for bp in pending:
+            if any(self.on_walk(walker, w, bp) for w in walks):
+                continue
+            w = walker.walk(_q(bp.x), _q(bp.normal))
+            if w.status == "layer":
+                walks.append(w)
+                origin[id(w)] = bp
+            else:
+                leftover.append(bp)
+        flat = [w for w in walks if w.crossings and all(a.grad == w.anchors[0].grad for a in w.anchors)]
+        if flat:
+            found = []
+            for w in flat:
+                x, g = w.anchors[0].x, w.anchors[0].grad
+                normal, bias = normalise(g, -dot(g, x))
+                if not any(normal == f[0] or normal == [-v for v in f[0]] for f in found):
+                    found.append((normal, bias, x))
+            return Restart(found)
+        walks = self.merge_duplicates(walks)
+        if not walks:
+            self.unidentified.append({"layer": k, "neuron": None,
+                                      "reason": f"{len(pending)} boundary points could not be explained by a "
+                                                f"layer-{k} neuron (walks failed or bent everywhere)"})
+            return None
+        solution = self.solve_layer_signs(known, walks, k)
+        if solution is None:
+            return None
+        used, signs, biases, inferred, sides = solution
+        leftover += [origin[id(w)] for w in walks if not any(w is u for u in used)]
+        walks = used
+        prev = self.layers[-1]
+        for j, t in enumerate(signs):
+            if t is None:
+                self.unidentified.append({"layer": k - 1, "neuron": j, "reason": "sign not determined by layer "
+                                          f"{k} (no layer-{k} neuron sees it); kept as found"})
+            elif t == -1:
+                prev.rows[j] = [-v for v in prev.rows[j]]
+                prev.bias[j] = -prev.bias[j]
+        prev.fixed = True
+        rows = []
+        for wi, w in enumerate(walks):
+            row = []
+            for j, v in enumerate(w.weights):
+                if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
+                        and inferred[(wi, j)] is not None:
+                    v = inferred[(wi, j)] * signs[j]   # B_j never met, but j is active all along B_z
+                elif v is None:
+                    self.unidentified.append({"layer": k, "neuron": wi, "reason":
+                                              f"weight from layer-{k - 1} neuron {j} not determined: B_z never "
+                                              f"meets B_{j} ({w.reason or 'section 5.2'}) and neuron {j} is "
+                                              "inactive along B_z (section 5.2 case 1); set to 0"})
+                    v = fmpq(0)
+                row.append(v)
+            rows.append(row)
+        bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
+                for wi, w in enumerate(walks)]
+        keep = _distinct_neurons(rows, bias)
+        self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
+        self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
+        after = PartialNetwork(self.oracle.input_dim, self.layers)
+        return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
+
+    def on_walk(self, walker: BoundaryWalker, walk: Walk, bp: BoundaryPoint) -> bool:
+        """bp lies on one of the walk's local planes, in the same region of the known layers."""
+        x = _q(bp.x)
+        key = walker.region_key(x)
+        for anchor, region in zip(walk.anchors, walk.regions):
+            if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
+                return True
+        return False
+
+    def merge_duplicates(self, walks: list[Walk]) -> list[Walk]:
+        """Two walks of one neuron give proportional weights (any sign) where both know them: keep the more
+        complete one (with exact rationals, distinct neurons are never proportional on two or more entries)."""
+        out: list[Walk] = []
+        for w in sorted(walks, key=lambda w: sum(v is None for v in w.weights)):
+            if not any(_proportional(w.weights, o.weights) for o in out):
+                out.append(w)
+        return out
+
+    def solve_layer_signs(self, known: PartialNetwork, walks: Sequence[Walk], k: int):
+        """Signs t of layer k-1, biases of layer k and the weights the walks could not reach (exactrev.signs).
+
+        A weight W_zj whose boundary B_j the walk never met enters as u_zj = W_zj t_j [t_j == s_j], with s_j
+        the (constant) side of B_j along the walk: linear, so it is solved with the rest.  If the walks
+        together admit no sign vector, the largest consistent subset grown greedily from one of the first
+        walks is used instead (a walk of a deeper neuron that never met an unknown boundary looks like a
+        layer-k walk until its equations contradict the others).
+        Returns (walks used, signs, biases per walk, u per (walk, j), s per (walk, j)) or None.
+        """
+        sol, system = self.sign_solution(known, walks)
+        if sol is None:
+            best: list[Walk] = []
+            for first in range(min(3, len(walks))):
+                chosen = [walks[first]]
+                for w in walks:
+                    if w is not walks[first] and _consistent(self.sign_system(known, chosen + [w])):
+                        chosen.append(w)
+                if len(chosen) > len(best):
+                    best = chosen
+            walks = best
+            sol, system = self.sign_solution(known, walks)
+        if sol is None:
+            self.unidentified.append({"layer": k - 1, "neuron": None,
+                                      "reason": "signs: no sign vector fits the layer's walks"})
+            return None
+        _, _, _, col, sides = system
+        width = len(self.layers[-1].rows)
+        others = [None if i in sol.loose else v for i, v in enumerate(sol.others)]
+        return (list(walks), sol.signs, others[:len(walks)], {key: others[c - width] for key, c in col.items()},
+                sides)
+
+    def sign_solution(self, known: PartialNetwork, walks: Sequence[Walk]):
+        system = self.sign_system(known, walks)
+        rows, rhs, n, _, _ = system
+        width = len(self.layers[-1].rows)
+        sol = solve_signs(rows, rhs, width, n - width)
+        return (None if all(t is None for t in sol.signs) and sol.reason else sol), system
+
+    def sign_system(self, known: PartialNetwork, walks: Sequence[Walk]):
+        """The linear equations of exactrev.signs for these walks: (rows, rhs, #unknowns, u columns, sides)."""
+        width = len(self.layers[-1].rows)
+        missing = [(wi, j) for wi, w in enumerate(walks) for j, v in enumerate(w.weights) if v is None]
+        col = {key: width + len(walks) + i for i, key in enumerate(missing)}
+        n = width + len(walks) + len(missing)
+        rows: list[list[fmpq]] = []
+        rhs: list[fmpq] = []
+        sides: dict[tuple[int, int], int] = {}
+        for wi, w in enumerate(walks):
+            for ai, a in enumerate(w.anchors[:2 * width + 4]):
+                vals, grads = known.local(a.x)[-1]
+                for j in range(width):
+                    if w.weights[j] is None:
+                        sides.setdefault((wi, j), _sign(vals[j]))
+                known_j = [j for j in range(width) if w.weights[j] is not None]
+                if ai < 3:
+                    for d in range(self.oracle.input_dim):
+                        row = [fmpq(0)] * n
+                        for j in known_j:
+                            row[j] = w.weights[j] * grads[j][d] / 2
+                        for j in range(width):
+                            if w.weights[j] is None:
+                                row[col[(wi, j)]] = grads[j][d]
+                        rows.append(row)
+                        rhs.append(a.grad[d] - sum((w.weights[j] * _sign(vals[j]) * grads[j][d] / 2 for j in known_j),
+                                                   fmpq(0)))
+                row = [fmpq(0)] * n
+                for j in known_j:
+                    row[j] = w.weights[j] * vals[j] / 2
+                for j in range(width):
+                    if w.weights[j] is None:
+                        row[col[(wi, j)]] = vals[j]
+                row[width + wi] = fmpq(1)
+                rows.append(row)
+                rhs.append(-sum((w.weights[j] * abs(vals[j]) / 2 for j in known_j), fmpq(0)))
+        return rows, rhs, n, col, sides
+
+    def bias_from_anchor(self, known: PartialNetwork, walk: Walk, signs: Sequence[int | None]) -> fmpq:
+        """z(x) = 0 at the walk's first point, with the signs found (undetermined signs taken as found)."""
+        vals, _ = known.local(walk.anchors[0].x)[-1]
+        total = fmpq(0)
+        for j, w in enumerate(walk.weights):
+            t = signs[j] if signs[j] is not None else 1
+            if w is not None and t * vals[j] > 0:
+                total += w * t * vals[j]
+        return -total
+
+    # ------------------------------------------------------- output layer
+    def solve_output(self) -> None:
+        """The output layer exactly.  With h the last hidden layer (up to signs tau) and relu(tau h) =
+        (tau h + |h|)/2:  y_o = sum_z b_oz |h_z| + sum_z b_oz tau_z h_z + c_o.  First the free fit
+        y_o = sum a_oz h_z + sum b_oz |h_z| + c_o gives b exactly (the |h| columns are independent even
+        when the h columns are not); then tau and c solve the linear remainder (exactrev.signs)."""
+        known = PartialNetwork(self.oracle.input_dim, self.layers)
+        width = len(self.layers[-1].rows)
+        n_out = self.oracle.output_dim
+        k = len(self.layers) + 1
+        pts = self.output_points(width)
+        ys = self.dev.points(pts)
+        hs = [known.local(x)[-1][0] for x in pts]
+        feats = [list(h) + [abs(v) for v in h] + [fmpq(1)] for h in hs]
+        loose = undetermined_columns(feats, 2 * width + 1)
+        beta: list[list[fmpq]] = []
+        rows: list[list[fmpq]] = []
+        rhs: list[fmpq] = []
+        for o in range(n_out):
+            x, _, _ = solve_linear_exact(feats, [y[o] for y in ys], 2 * width + 1)
+            if x is None or any(width <= j < 2 * width for j in loose):
+                self.unidentified.append({"layer": k, "neuron": o, "reason":
+                                          "output is not an affine function of relu of the last hidden layer "
+                                          "(missing neurons or layers)" if x is None else
+                                          "the sampled points do not determine the output weights"})
+                self.output = None
+                return
+            b = x[width:2 * width]
+            beta.append(b)
+            for h, y in zip(hs, ys):
+                row = [b[z] * h[z] for z in range(width)] + [fmpq(int(i == o)) for i in range(n_out)]
+                rows.append(row)
+                rhs.append(y[o] - sum((b[z] * abs(h[z]) for z in range(width)), fmpq(0)))
+        sol = solve_signs(rows, rhs, width, n_out)
+        if all(t is None for t in sol.signs) and sol.reason:
+            self.unidentified.append({"layer": k - 1, "neuron": None, "reason": f"signs: {sol.reason}"})
+            self.output = None
+            return
+        last = self.layers[-1]
+        for z, t in enumerate(sol.signs):
+            if all(beta[o][z] == 0 for o in range(n_out)):
+                self.unidentified.append({"layer": k - 1, "neuron": z,
+                                          "reason": "no effect on the output (dead or unseen downstream)"})
+            elif t is None:
+                self.unidentified.append({"layer": k - 1, "neuron": z, "reason": "sign not determined"})
+            elif t == -1:
+                last.rows[z] = [-v for v in last.rows[z]]
+                last.bias[z] = -last.bias[z]
+        last.fixed = True
+        self.output = ([[2 * b[z] for z in range(width)] for b in beta], list(sol.others))
+
+    def output_points(self, width: int) -> list[list[fmpq]]:
+        """Points on both sides of each last-layer neuron's boundary, plus random points for the check."""
+        pts = []
+        for x, g in self.anchors[-1]:
+            step = fmpq(1, 2 ** 8) / max_abs(g)
+            for s in (1, -1):
+                pts.append([xi + s * step * gi for xi, gi in zip(x, g)])
+        while len(pts) < 2 * width + 1 + EXTRA_CHECK_POINTS:
+            pts.append([fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)])
+        return pts
+
+    # ------------------------------------------------------------- result
+    def result(self) -> ExtractResult:
+        if self.output is None and self.layers:
+            self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
+                                      "reason": "output layer not solved; its weights are set to 0"})
+        net = self.network()
+        first = self.first
+        return ExtractResult(
+            network=net, queries=self.oracle.queries - self.start_queries, widths=net.widths,
+            status="complete" if not self.unidentified else "partial", unidentified=list(self.unidentified),
+            layers=self.stats, oracle=self.oracle.arithmetic, seed=self.seed,
+            hyperplanes=list(first.hyperplanes) if first else [])
+
+
+def _q(values) -> list[fmpq]:
+    return [to_fmpq(v) for v in values]
+
+
+def _consistent(system) -> bool:
+    """The linear system (see Extraction.sign_system) has a solution."""
+    rows, rhs, n, _, _ = system
+    return solve_linear_exact(rows, rhs, n)[0] is not None
+
+
+def _sign(v: fmpq) -> int:
+    return 1 if v > 0 else -1 if v < 0 else 0
+
+
+def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> list[int]:
+    """Indices of the first neuron of each class of neurons equal up to a nonzero factor (one boundary)."""
+    seen: list[list[fmpq]] = []
+    keep = []
+    for i, (r, b) in enumerate(zip(rows, bias)):
+        v = list(r) + [b]
+        scale = max_abs(v)
+        if scale == 0:
+            continue
+        v = [c / scale for c in v]
+        if v in seen or [-c for c in v] in seen:
+            continue
+        seen.append(v)
+        keep.append(i)
+    return keep
+
+
+def _proportional(a: Sequence[fmpq | None], b: Sequence[fmpq | None]) -> bool:
+    """Equal up to a nonzero factor on the (at least two) entries both know."""
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    ref = next(((x, y) for x, y in pairs if x != 0), None)
+    if len(pairs) < 2 or ref is None or ref[1] == 0:
+        return False
+    ratio = ref[1] / ref[0]
+    return all(y == ratio * x for x, y in pairs)

@@ -1,0 +1,279 @@
+"""One line through input space: kinks located exactly (PointsOnLine), local affine pieces, Jacobians.
+(ClosestBoundary inside a region of a known partial network is PartialNetwork.first_crossing.)
+
+Along x(t) = p + t*d the output f(t) is piecewise linear in t.  An interval [a, b] is searched with the
+affine piece valid just right of a and the one valid just left of b: equal pieces mean no kink
+(generically); otherwise their intersection t* is queried (with rounding: only if t* is not too near an end, so pieces measured
+at t* stay well conditioned), and a kink is accepted at t* only when
+f(t*) and one point on each side (t* -/+ eta) lie on the respective pieces.  Otherwise the interval is
+split at t* and both halves are searched.  Every accepted kink is therefore the exact intersection
+of two affine pieces that were each confirmed by queries.  The only assumption is genericity of the
+random line: a piece confirmed at 3+ points is a true piece (kinks that cancel exactly do not occur).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .arith import Arith, dot, max_abs
+from .oracle import Oracle
+
+Number = Any
+Vec = list
+
+
+class Evaluator:
+    """The oracle, speaking the arithmetic context's numbers (counts every query through the oracle)."""
+
+    def __init__(self, oracle: Oracle, arith: Arith) -> None:
+        self.oracle = oracle
+        self.arith = arith
+
+    @property
+    def queries(self) -> int:
+        return self.oracle.queries
+
+    def points(self, xs: Sequence[Sequence[Number]]) -> list[Vec]:
+        """Outputs at many input points (one oracle batch)."""
+        if not xs:
+            return []
+        ys = self.oracle.batch([list(x) for x in xs])
+        if self.arith.fmpq:
+            return [[self.arith.num(v) for v in y] for y in ys]
+        return [list(y) for y in ys]
+
+    def on_line(self, line: "Line", ts: Sequence[Number]) -> list[Vec]:
+        """Outputs at the points line.at(t) for each t."""
+        return self.points([line.at(t) for t in ts])
+
+
+@dataclass(frozen=True)
+class Line:
+    """x(t) = p + t*d."""
+
+    p: tuple
+    d: tuple
+
+    def at(self, t: Number) -> Vec:
+        return [pi + t * di for pi, di in zip(self.p, self.d)]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The affine function t -> value + slope*(t - t0) of every output along a line."""
+
+    t0: Number
+    value: tuple
+    slope: tuple
+    span: Number = 1
+
+    def at(self, t: Number) -> Vec:
+        dt = t - self.t0
+        return [v + s * dt for v, s in zip(self.value, self.slope)]
+
+    def scale_at(self, t: Number) -> Number:
+        """Magnitude of the numbers behind the piece's value at t, times the amplification of rounding
+        errors when extrapolating a chord of length `span` (for tolerant comparisons)."""
+        dt = abs(t - self.t0)
+        return (max_abs(self.value) + max_abs(self.slope) * dt) * (1 + dt / self.span)
+
+    def same_on(self, other: "Piece", arith: Arith, a: Number, b: Number) -> bool:
+        """The two pieces are one affine function: they agree at both ends of [a, b]."""
+        return all(arith.close_vec(self.at(t), other.at(t), max(self.scale_at(t), other.scale_at(t)))
+                   for t in (a, b))
+
+
+def chord(t0: Number, f0: Sequence[Number], t1: Number, f1: Sequence[Number]) -> Piece:
+    """The affine piece through (t0, f0) and (t1, f1)."""
+    return Piece(t0, tuple(f0), tuple((b - a) / (t1 - t0) for a, b in zip(f0, f1)), abs(t1 - t0))
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A boundary point on a line: t, the input point, and the affine pieces on each side."""
+
+    t: Number
+    x: tuple
+    left: Piece
+    right: Piece
+
+
+@dataclass
+class LineScan:
+    """PointsOnLine's answer for [lo, hi]: kinks in order, the piece of each region between them, and
+    any sub-interval whose kinks could not be separated (never merged silently)."""
+
+    line: Line
+    lo: Number
+    hi: Number
+    kinks: list[Kink]
+    regions: list[tuple[Number, Number, Piece]]
+    unresolved: list[tuple[Number, Number, str]] = field(default_factory=list)
+
+
+def intersect(left: Piece, right: Piece, arith: Arith) -> Number | None:
+    """The t where two affine pieces (vector-valued) agree in every output, or None if no single t does."""
+    t_ref = left.t0
+    gap = [r - lv for r, lv in zip(right.at(t_ref), left.value)]   # right - left at t_ref
+    dslope = [a - b for a, b in zip(left.slope, right.slope)]
+    k = max(range(len(dslope)), key=lambda i: abs(dslope[i]))
+    if arith.close(dslope[k], 0, max(max_abs(left.slope), max_abs(right.slope))) or dslope[k] == 0:
+        return None
+    tau = gap[k] / dslope[k]
+    t = t_ref + tau
+    scale = max(left.scale_at(t), right.scale_at(t))
+    if not arith.close_vec([g - s * tau for g, s in zip(gap, dslope)], [0] * len(gap), scale):
+        return None
+    return t
+
+
+def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *,
+                   max_steps: int = 4000, rng: random.Random | None = None) -> LineScan:
+    """Every kink of the output along line.at(t), lo < t < hi, located exactly (see module doc).
+
+    `rng` draws the split points (random, so they do not sit on kinks at simple rationals).
+    """
+    ar = ev.arith
+    rng = rng or random.Random(0)
+    width = hi - lo
+    delta = _offset(ar, width, max(abs(lo), abs(hi)))
+    f = ev.on_line(line, [lo, lo + delta, hi - delta, hi])
+    first = chord(lo, f[0], lo + delta, f[1])
+    last = Piece(hi, tuple(f[3]), chord(hi - delta, f[2], hi, f[3]).slope, delta)
+    kinks: list[Kink] = []
+    unresolved: list[tuple[Number, Number, str]] = []
+    stack = [(lo, hi, first, last)]
+    steps = 0
+    while stack:
+        a, b, left, right = stack.pop()
+        if left.same_on(right, ar, a, b):
+            continue
+        steps += 1
+        if steps > max_steps:
+            unresolved.append((a, b, f"step limit {max_steps} reached"))
+            continue
+        if b - a <= _min_width(ar, lo, hi) if ar.exact else b - a <= _min_width(ar, a, b):
+            unresolved.append((a, b, "kinks closer together than the search can separate"))
+            continue
+        t = intersect(left, right, ar)
+        split = None
+        if t is not None and a < t < b and (ar.exact or min(t - a, b - t) * 64 > b - a):
+            eta = _offset(ar, min(t - a, b - t), t)
+            fm, f0, fp = ev.on_line(line, [t - eta, t, t + eta])   # t* lands near kinks: 3 points
+            scale = max(left.scale_at(t), right.scale_at(t))
+            if (ar.close_vec(f0, left.at(t), scale) and ar.close_vec(fm, left.at(t - eta), scale)
+                    and ar.close_vec(fp, right.at(t + eta), scale)):
+                kinks.append(Kink(t, tuple(line.at(t)), left, right))
+                continue
+            split = _split_piece(ar, t, eta, fm, f0, fp)
+        if split is None:
+            split = _split_at_middle(ev, line, a, b, rng)
+        if split is None:
+            unresolved.append((a, b, "no point near the middle lies away from kinks"))
+            continue
+        stack.append((split.t0, b, split, right))
+        stack.append((a, split.t0, left, split))
+    kinks.sort(key=lambda k: k.t)
+    bounds = [lo] + [k.t for k in kinks] + [hi]
+    pieces = [first] + [k.right for k in kinks]
+    regions = [(bounds[i], bounds[i + 1], pieces[i]) for i in range(len(pieces))]
+    return LineScan(line, lo, hi, kinks, regions, unresolved)
+
+
+def _offset(ar: Arith, length: Number, at: Number) -> Number:
+    """A small step inside an interval of this length at position `at` (tiny in exact mode; with
+    rounding, small but still far above the resolution of numbers of size |at|)."""
+    if ar.exact:
+        return ar.simple_near(length / 2 ** 24, length / 2 ** 26)
+    return max(length / 2 ** 8, abs(at) * ar.rel / 16)
+
+
+def _min_width(ar: Arith, a: Number, b: Number) -> Number:
+    """Intervals narrower than this are not split further (exact: 2**-200 of the line; else rounding)."""
+    if ar.exact:
+        return (b - a) / 2 ** 200
+    return (abs(a) + abs(b)) * ar.rel * 2 ** 8
+
+
+def _split_piece(ar: Arith, t: Number, eta: Number, fm: Vec, f0: Vec, fp: Vec) -> Piece | None:
+    """The piece through t if the three samples t-eta, t, t+eta are collinear (no kink near t), else None."""
+    scale = max(max_abs(fm), max_abs(f0), max_abs(fp))
+    if ar.close_vec([a - b for a, b in zip(fp, f0)], [a - b for a, b in zip(f0, fm)], scale):
+        return chord(t, f0, t + eta, fp)
+    return None
+
+
+def _split_at_middle(ev: Evaluator, line: Line, a: Number, b: Number, rng: random.Random) -> Piece | None:
+    """The piece at a random point of the middle third of [a, b].
+
+    Exact mode: the chord over a step of 2**-24 of the interval (2 queries); a kink inside that step
+    would make the chord a non-piece, the interval's later checks then fail until the step limit
+    reports it, so it is never accepted silently.  With rounding the step is longer, so the piece is
+    confirmed by three collinear samples (tried at up to three points).
+    """
+    ar = ev.arith
+    for k in range(1 if ar.exact else 3):
+        m = a + (b - a) * ar.num(rng.randint(1 << 20, 1 << 21)) / (3 << 20)
+        eta = _offset(ar, min(m - a, b - m), m)
+        if ar.exact:
+            f0, fp = ev.on_line(line, [m, m + eta])
+            return chord(m, f0, m + eta, fp)
+        piece = _split_piece(ar, m, eta, *ev.on_line(line, [m - eta, m, m + eta]))
+        if piece is not None:
+            return piece
+    return None
+
+
+# ------------------------------------------------------------------ Jacobians
+def region_point(lo: Number, hi: Number, ar: Arith) -> Number:
+    """A point well inside the region (lo, hi) of a line, at most two units from its end nearer t = 0."""
+    length = hi - lo
+    if length <= 4:
+        return ar.simple_near((lo + hi) / 2, length / 8)
+    return ar.simple_near(lo + 2, ar.num(1) / 8) if abs(lo) < abs(hi) else ar.simple_near(hi - 2, ar.num(1) / 8)
+
+
+def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direction: Sequence[Number],
+                slope: Sequence[Number], h: Number, *, retries: int = 8) -> list[Vec] | None:
+    """The Jacobian (rows = outputs) of the linear region containing x, from coordinate steps of size h.
+
+    Checked against the known directional slope: J @ direction must equal `slope`; on failure the
+    step is halved and the steps repeated.  None if no step size passes the check.
+    """
+    ar = ev.arith
+    n = len(x)
+    for _ in range(retries):
+        pts = []
+        steps = []
+        for j in range(n):
+            y = list(x)
+            y[j] = x[j] + h
+            steps.append(y[j] - x[j])
+            pts.append(y)
+        ys = ev.points(pts)
+        cols = [[(yo - fo) / steps[j] for yo, fo in zip(ys[j], fx)] for j in range(n)]
+        jac = [[cols[j][o] for j in range(n)] for o in range(len(fx))]
+        along = [dot(row, direction) for row in jac]
+        scale = max(max_abs([abs(v) for row in jac for v in row]) * max_abs(direction) * n, max_abs(slope))
+        if ar.close_vec(along, slope, scale):
+            return jac
+        h = h / 2
+    return None
+
+
+def rank_one_normal(jump: Sequence[Sequence[Number]], ar: Arith) -> tuple[Vec, Vec] | None:
+    """Split a Jacobian jump into (u, n) with jump == outer(u, n), n the row of largest entry; None if not rank one."""
+    flat = [abs(v) for row in jump for v in row]
+    big = max_abs(flat)
+    if big == 0:
+        return None
+    r = max(range(len(jump)), key=lambda i: max_abs(jump[i]))
+    n = list(jump[r])
+    j0 = max(range(len(n)), key=lambda j: abs(n[j]))
+    u = [row[j0] / n[j0] for row in jump]
+    for row, c in zip(jump, u):
+        if not ar.close_vec(row, [c * v for v in n], big):
+            return None
+    return u, n

@@ -1,0 +1,175 @@
+"""Sign vectors from exact linear equations: t in {-1, +1}^n with M t + B c = r for some free c.
+
+Used for the signs of layer k-1 (Theorem 3, last part) and of the last hidden layer (output layer).
+At a point x on B_z, with h_j the known (up to sign t_j) preactivations of layer k-1, s_j = sign h_j(x)
+and W_zj the weights from the walk (relative to z's scale):
+    grad z(x) = sum_j W_zj (t_j + s_j)/2 grad h_j(x)          (n_in equations)
+    z(x) = 0  = sum_j W_zj (t_j h_j(x) + |h_j(x)|)/2 + b_z     (one equation)
+since relu(t h) = (t h + |h|)/2.  Both are linear in (t, b).
+
+1. The stacked system is solved exactly (flint); a unique solution must be a sign vector.
+2. Otherwise (e.g. a first layer wider than the equations it meets) the other unknowns are eliminated,
+   leaving integer equations C t = d; the sign vector is a very short vector of the lattice spanned by
+   the rows (e_i, K C_i) and (0, K d) (a low-density subset-sum lattice), found by LLL (flint).
+3. If LLL proposes nothing, cvxpy proposes t in the box [-1, 1], rounded to signs.
+Every proposal is accepted only if the signs satisfy every equation exactly (with the other unknowns
+then solved exactly); otherwise the signs are reported undetermined, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from flint import fmpq, fmpq_mat, fmpz_mat
+
+from .numbers import to_fmpq
+
+Q = Any
+
+
+@dataclass
+class SignSolution:
+    """t (one sign per column, None where undetermined), the other unknowns, and how they were found."""
+
+    signs: list[int | None]
+    others: list[Q | None]
+    method: str
+    reason: str = ""
+    loose: frozenset = frozenset()          # other unknowns (by index) that the equations leave free
+
+
+def solve_linear_exact(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n: int
+                       ) -> tuple[list[fmpq] | None, list[int], bool]:
+    """Exact solution of rows @ x == rhs: (one solution or None if inconsistent, pivot columns, unique?)."""
+    if not rows:
+        return [fmpq(0)] * n, [], n == 0
+    red, rank = _rref(rows, rhs, n)
+    pivots = []
+    for i in range(rank):
+        col = next(j for j in range(n + 1) if red[i, j] != 0)
+        if col == n:
+            return None, [], False
+        pivots.append(col)
+    x = [fmpq(0)] * n
+    for i, col in enumerate(pivots):
+        x[col] = red[i, n]
+    return x, pivots, len(pivots) == n
+
+
+def undetermined_columns(rows: Sequence[Sequence[Q]], n: int) -> set[int]:
+    """Unknowns that the solution space of rows @ x == rhs does not pin down (moved by its null space)."""
+    if not rows:
+        return set(range(n))
+    red, rank = _rref(rows, None, n)
+    pivots = [next(j for j in range(n) if red[i, j] != 0) for i in range(rank)]
+    free = [j for j in range(n) if j not in pivots]
+    moved = set(free)
+    for f in free:
+        for i, p in enumerate(pivots):
+            if red[i, f] != 0:
+                moved.add(p)
+    return moved
+
+
+def _rref(rows: Sequence[Sequence[Q]], rhs: Sequence[Q] | None, n: int) -> tuple[fmpq_mat, int]:
+    width = n + (rhs is not None)
+    cells = [to_fmpq(v) for i, r in enumerate(rows) for v in (*r, *((rhs[i],) if rhs is not None else ()))]
+    return fmpq_mat(len(rows), width, cells).rref()
+
+
+def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_other: int) -> SignSolution:
+    """Solve for t in {-1, 1}^n_signs (the first columns) and the other unknowns (the last columns)."""
+    n = n_signs + n_other
+    x, _, unique = solve_linear_exact(rows, rhs, n)
+    if x is None:
+        return SignSolution([None] * n_signs, [None] * n_other, "exact", "the sign equations are inconsistent")
+    if unique:
+        t = x[:n_signs]
+        if all(v == 1 or v == -1 for v in t):
+            return SignSolution([int(v) for v in t], x[n_signs:], "exact")
+        return SignSolution([None] * n_signs, [None] * n_other, "exact", "the unique solution is not a sign vector")
+    unseen = [j for j in range(n_signs) if all(r[j] == 0 for r in rows)]
+    for method, propose in (("lattice", _lattice_proposals), ("lp", _lp_proposals)):
+        for t in propose(rows, rhs, n_signs, n_other, unseen):
+            verified = _verify(rows, rhs, t, n_signs, n_other)
+            if verified is not None:
+                sol, loose = verified
+                signs: list[int | None] = [None if j in unseen else t[j] for j in range(n_signs)]
+                return SignSolution(signs, sol, method, "some signs are not used by any equation" if unseen else "",
+                                    frozenset(loose))
+    return SignSolution([None] * n_signs, [None] * n_other, "lattice+lp", "no sign vector satisfies the equations")
+
+
+def _verify(rows, rhs, t: Sequence[int], n_signs: int, n_other: int) -> tuple[list[fmpq], set[int]] | None:
+    """The other unknowns given the signs t (and those left free), if the whole system then holds exactly."""
+    sub_rows = [list(r[n_signs:]) for r in rows]
+    sub_rhs = [to_fmpq(c) - sum((to_fmpq(r[i]) * t[i] for i in range(n_signs)), fmpq(0)) for r, c in zip(rows, rhs)]
+    if n_other == 0:
+        return ([], set()) if all(v == 0 for v in sub_rhs) else None
+    x, _, unique = solve_linear_exact(sub_rows, sub_rhs, n_other)
+    if x is None:
+        return None
+    return x, set() if unique else undetermined_columns(sub_rows, n_other)
+
+
+def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) -> tuple[list[list[int]], list[int]]:
+    """Integer equations C t_used = d implied by the system after eliminating the other unknowns."""
+    n = n_signs + n_other
+    order = list(range(n_signs, n)) + list(used)           # other unknowns first: rref eliminates them
+    perm_rows = [[r[j] for j in order] for r in rows]
+    red, rank = _rref(perm_rows, rhs, len(order))
+    eqs, ds = [], []
+    for i in range(rank):
+        if any(red[i, j] != 0 for j in range(n_other)):
+            continue
+        coeffs = [red[i, j] for j in range(n_other, len(order))] + [red[i, len(order)]]
+        den = math.lcm(*(int(c.q) for c in coeffs))
+        ints = [int(c.p) * (den // int(c.q)) for c in coeffs]
+        eqs.append(ints[:-1])
+        ds.append(ints[-1])
+    return eqs, ds
+
+
+def _lattice_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[int]):
+    """Sign vectors read off an LLL-reduced basis of the subset-sum lattice of C t = d."""
+    used = [j for j in range(n_signs) if j not in unseen]
+    eqs, ds = _sign_equations(rows, rhs, n_signs, n_other, used)
+    if not eqs or not used:
+        return
+    m = len(used)
+    big = 2 ** (m // 2 + 10)            # any vector off the equations is longer than LLL's slack
+    basis = []
+    for i in range(m):
+        basis.append([int(i == j) for j in range(m)] + [big * row[i] for row in eqs])
+    basis.append([0] * m + [big * d for d in ds])
+    reduced = fmpz_mat(len(basis), len(basis[0]), [v for row in basis for v in row]).lll()
+    for i in range(reduced.nrows()):
+        vec = [int(reduced[i, j]) for j in range(reduced.ncols())]
+        if any(vec[m:]) or not all(v in (1, -1) for v in vec[:m]):
+            continue
+        for sgn in (1, -1):
+            t = [1] * n_signs
+            for j, v in zip(used, vec[:m]):
+                t[j] = sgn * v
+            yield t
+
+
+def _lp_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[int]):
+    """cvxpy: least absolute residual with t in [-1, 1] (an LP), rounded to signs."""
+    import cvxpy as cp
+    import numpy as np
+
+    n = n_signs + n_other
+    a = np.array([[float(v) for v in r] for r in rows])
+    b = np.array([float(v) for v in rhs])
+    var = cp.Variable(n)
+    cons = [var[:n_signs] <= 1, var[:n_signs] >= -1] if n_signs else []
+    try:
+        cp.Problem(cp.Minimize(cp.norm1(a @ var - b)), cons).solve()
+    except cp.error.SolverError:
+        return
+    if var.value is None:
+        return
+    yield [1 if v >= 0 else -1 for v in var.value[:n_signs]]

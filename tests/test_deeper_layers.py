@@ -1,0 +1,94 @@
+"""Boundary walks (Theorem 3) and exact sign solving against networks whose truth we know."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from flint import fmpq
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Oracle, random_network
+from exactrev.arith import Arith, normalise
+from exactrev.deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork
+from exactrev.first_layer import FirstLayerSearch
+from exactrev.geometry import Evaluator
+from exactrev.signs import solve_signs
+
+
+def frac(v) -> Fraction:
+    return Fraction(int(v.p), int(v.q)) if isinstance(v, fmpq) else Fraction(v)
+
+
+def test_partial_network_matches_the_target():
+    net = random_network([3, 5, 4, 1], seed=1)
+    known = PartialNetwork(3, [KnownLayer([list(r) for r in net.weights[0]], list(net.biases[0]), True),
+                               KnownLayer([list(r) for r in net.weights[1]], list(net.biases[1]), False)])
+    rng = random.Random(1)
+    for _ in range(5):
+        x = [Fraction(rng.randint(-99, 99), 17) for _ in range(3)]
+        pre = net.preactivations_batch([x])[0]
+        local = known.local(x)
+        assert [[frac(v) for v in vals] for vals, _ in local] == [pre[0], pre[1]]
+        # gradients: finite difference of the exact preactivations along e_0 with a tiny step
+        step = Fraction(1, 10 ** 12)
+        moved = net.preactivations_batch([[x[0] + step, x[1], x[2]]])[0]
+        for layer, (vals, grads) in enumerate(local):
+            assert [(a - b) / step for a, b in zip(moved[layer], pre[layer])] == [frac(g[0]) for g in grads]
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_walk_weights_are_proportional_to_the_target(seed):
+    """Every complete walk of a layer-2 boundary gives W_zj * c_j exactly, up to one factor per neuron."""
+    net = random_network([4, 6, 5, 1], seed=seed)
+    oracle = Oracle.from_network(net)
+    search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
+    search.run()
+    first = search.result()
+    true_rows = {}
+    for j, (w, b) in enumerate(zip(net.weights[0], net.biases[0])):
+        nw, nb = normalise(list(w), b)
+        true_rows[tuple(nw) + (nb,)] = (j, max(max(abs(v) for v in w), abs(b)))
+        true_rows[tuple(-v for v in nw) + (-nb,)] = (j, max(max(abs(v) for v in w), abs(b)))
+    order = [true_rows[tuple(w) + (b,)] for w, b in first.hyperplanes]
+    known = PartialNetwork(4, [KnownLayer([list(w) for w, _ in first.hyperplanes], [b for _, b in first.hyperplanes],
+                                          False)])
+    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    checked = 0
+    for bp in first.deeper_points[:4]:
+        pre = net.preactivations_batch([bp.x])[0]
+        z = next(i for i, v in enumerate(pre[1]) if v == 0)
+        walk = walker.walk(bp.x, bp.normal)
+        assert walk.status == "layer"
+        ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c) in zip(walk.weights, order) if w is not None}
+        assert len(ratios) == 1
+        checked += 1
+    assert checked > 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 24), m=st.integers(1, 6))
+def test_signs_from_underdetermined_equations(seed, n, m):
+    """m equations, n signs and one free offset per equation group: unique solutions are exact, and
+    the lattice finds the sign vector of a wide system."""
+    rng = random.Random(seed)
+    t = [rng.choice((-1, 1)) for _ in range(n)]
+    rows, rhs = [], []
+    for _ in range(m):
+        coeffs = [Fraction(rng.randint(-2 ** 40, 2 ** 40), 2 ** 40) for _ in range(n)]
+        rows.append(coeffs + [Fraction(1)])
+        rhs.append(sum(c * s for c, s in zip(coeffs, t)) + Fraction(3, 7))
+    sol = solve_signs(rows, rhs, n, 1)
+    if sol.signs != [None] * n:
+        got = [s if s is not None else 0 for s in sol.signs]
+        # whatever is returned satisfies every equation exactly
+        assert all(sum(c * s for c, s in zip(r[:n], got)) + frac(sol.others[0]) == v for r, v in zip(rows, rhs))
+    if m >= 2 and n <= 6 * (m - 1):
+        assert sol.signs == t
+
+
+def test_inconsistent_sign_equations_are_reported():
+    rows = [[Fraction(1), Fraction(0)], [Fraction(1), Fraction(0)]]
+    sol = solve_signs(rows, [Fraction(1), Fraction(2)], 2, 0)
+    assert sol.signs == [None, None] and "inconsistent" in sol.reason

@@ -1,0 +1,121 @@
+"""`extract`: whole networks from an exact oracle, compared through their canonical forms."""
+
+from __future__ import annotations
+
+import json
+import random
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Network, Oracle, canonical_form, extract, random_network
+from exactrev.netformat import network_from_dict
+
+
+def agree(a: Network, b: Network, n_in: int, seed: int, count: int = 400) -> bool:
+    rng = random.Random(seed)
+    pts = [[Fraction(rng.randint(-4000, 4000), 1000) for _ in range(n_in)] for _ in range(count)]
+    return a.evaluate_batch(pts) == b.evaluate_batch(pts)
+
+
+def all_neurons_live(net: Network, seed: int) -> bool:
+    """Every hidden neuron is active somewhere on a large random sample."""
+    rng = random.Random(seed)
+    pts = [[Fraction(rng.randint(-40000, 40000), 1000) for _ in range(net.input_dim)] for _ in range(3000)]
+    pre = net.preactivations_batch(pts)
+    return all(any(p[k][i] > 0 for p in pre) for k in range(len(net.widths) - 2) for i in range(net.widths[k + 1]))
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 100_000), n_in=st.integers(2, 8), n1=st.integers(3, 12), n_out=st.integers(1, 3))
+def test_one_hidden_layer_exactly(seed, n_in, n1, n_out):
+    """Signs of a single hidden layer come from the output layer (lattice solve when n1 > n_in * n_out)."""
+    net = random_network([n_in, n1, n_out], seed=seed)
+    result = extract(Oracle.from_network(net), seed=seed)
+    assert result.status == "complete", result.unidentified
+    assert canonical_form(result.network) == canonical_form(net)
+    assert result.widths == net.widths
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 100_000), shape=st.lists(st.integers(3, 7), min_size=2, max_size=2),
+       n_in=st.integers(2, 6), n_out=st.integers(1, 3))
+def test_complete_means_exact(seed, shape, n_in, n_out):
+    """Whatever the outcome, 'complete' is only claimed for a network computing the target's function, equal
+    to it in canonical form unless the target has neurons that are never active (invisible to any query),
+    and 'partial' always names what is missing."""
+    net = random_network([n_in, *shape, n_out], seed=seed)
+    result = extract(Oracle.from_network(net), seed=seed)
+    if result.status == "complete":
+        assert agree(result.network, net, n_in, seed)
+        if all_neurons_live(net, seed):
+            assert canonical_form(result.network) == canonical_form(net)
+    else:
+        assert result.unidentified and all("reason" in u and "layer" in u for u in result.unidentified)
+
+
+@pytest.mark.parametrize("widths,seed", [([6, 5, 5, 2], 17), ([5, 5, 4, 1], 9),
+                                         pytest.param([5, 8, 6, 2], 0, marks=pytest.mark.slow)])
+def test_two_hidden_layers_exactly(widths, seed):
+    net = random_network(widths, seed=seed)
+    result = extract(Oracle.from_network(net), seed=seed)
+    assert result.status == "complete", result.unidentified
+    assert canonical_form(result.network) == canonical_form(net)
+    assert [s.neurons for s in result.layers] == widths[1:]
+    assert sum(s.queries for s in result.layers) == result.queries
+
+
+def test_report_has_the_promised_keys():
+    net = random_network([3, 4, 2], seed=2)
+    result = extract(Oracle.from_network(net), seed=2)
+    report = json.loads(json.dumps(result.to_report()))
+    for key in ("queries", "status", "widths", "oracle", "seed", "wall_seconds", "unidentified", "layers",
+                "hyperplanes", "network"):
+        assert key in report
+    assert all(set(layer) >= {"neurons", "queries", "max_rel_error"} for layer in report["layers"])
+    assert network_from_dict(report["network"], "report") == result.network
+    assert report["hyperplanes"] and all("/" in h["bias"] or h["bias"].lstrip("-").isdigit() for h in report["hyperplanes"])
+
+
+def test_budget_gives_a_partial_result():
+    net = random_network([4, 6, 5, 1], seed=3)
+    oracle = Oracle.from_network(net)
+    result = extract(oracle, seed=3, budget=150)
+    assert result.status == "partial" and result.queries <= 150
+    assert any("budget" in u["reason"] for u in result.unidentified)
+    assert oracle.budget is None                     # the caller's oracle is left as it was
+
+
+def test_dead_and_duplicate_neurons_never_give_a_wrong_complete_network():
+    base = random_network([4, 6, 5, 1], seed=4)
+    w1 = [list(r) for r in base.weights[0]]
+    b1 = list(base.biases[0])
+    w1[1], b1[1] = [3 * v for v in w1[0]], 3 * b1[0]              # duplicate hyperplane
+    w2 = [list(r) for r in base.weights[1]]
+    b2 = list(base.biases[1])
+    w2[4], b2[4] = [Fraction(0)] * 6, Fraction(-1)                # dead layer-2 neuron
+    net = Network([w1, w2, base.weights[2]], [b1, b2, base.biases[2]])
+    result = extract(Oracle.from_network(net), seed=4)
+    if result.status == "complete":
+        assert agree(result.network, net, 4, seed=4)
+    else:
+        assert result.unidentified
+
+
+def test_float_oracle_recovers_the_first_layer_and_says_what_is_missing():
+    net = random_network([4, 6, 5, 1], seed=5)
+    result = extract(Oracle.from_network(net, "float"), seed=5)
+    assert result.status == "partial" and result.layers[0].neurons == 6
+    assert any("exact mode only" in u["reason"] for u in result.unidentified)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("widths", [[10, 20, 20, 1], [10, 10, 10, 10, 1], [8, 16, 16, 3], [20, 40, 1]])
+def test_issue_networks(widths):
+    net = random_network(widths, seed=0)
+    result = extract(Oracle.from_network(net), seed=0)
+    if result.status == "complete":
+        assert canonical_form(result.network) == canonical_form(net)
+    else:
+        assert result.unidentified

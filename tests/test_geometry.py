@@ -1,0 +1,87 @@
+"""PointsOnLine, Jacobians, rank-one jumps and ClosestBoundary against networks whose truth we can compute."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Network, Oracle, random_network
+from exactrev.arith import Arith
+from exactrev.geometry import Evaluator, Line, jacobian_at, points_on_line, rank_one_normal
+
+
+def true_jacobian(net, x):
+    """The exact output Jacobian of `net` at x (x inside a linear region)."""
+    pre = net.preactivations_batch([x])[0]
+    jac = [[Fraction(int(i == j)) for j in range(net.input_dim)] for i in range(net.input_dim)]
+    for k, (w, _) in enumerate(zip(net.weights, net.biases)):
+        jac = [[sum(w[i][m] * jac[m][j] for m in range(len(jac))) for j in range(net.input_dim)] for i in range(len(w))]
+        if k < len(net.weights) - 1:
+            jac = [row if pre[k][i] > 0 else [Fraction(0)] * net.input_dim for i, row in enumerate(jac)]
+    return jac
+
+
+def random_line(rng: random.Random, n: int) -> Line:
+    return Line(tuple(Fraction(rng.randint(-64, 64), 64) for _ in range(n)),
+                tuple(Fraction(rng.randint(1, 64) * rng.choice((-1, 1)), 64) for _ in range(n)))
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 5), depth=st.integers(1, 3), n_out=st.integers(1, 3))
+def test_kinks_are_exact_and_regions_affine(seed, n_in, depth, n_out):
+    rng = random.Random(seed)
+    net = random_network([n_in] + [rng.randint(2, 6) for _ in range(depth)] + [n_out], seed=seed)
+    ev = Evaluator(Oracle.from_network(net), Arith("exact"))
+    line = random_line(rng, n_in)
+    scan = points_on_line(ev, line, Fraction(-64), Fraction(64))
+    assert scan.unresolved == []
+    # every kink is exactly on some neuron's boundary
+    for kink, pre in zip(scan.kinks, net.preactivations_batch([k.x for k in scan.kinks])):
+        assert any(v == 0 for layer in pre[:-1] for v in layer)
+    # between kinks the output is exactly the region's affine piece (no kink missed)
+    for lo, hi, piece in scan.regions:
+        ts = [lo + (hi - lo) * Fraction(rng.randint(1, 99), 100) for _ in range(4)]
+        assert net.evaluate_batch([line.at(t) for t in ts]) == [piece.at(t) for t in ts]
+
+
+def test_two_close_kinks_are_separated():
+    # f(t) = relu(t) - 2 relu(t - 1e-30) + relu(t - 3e-30): three kinks within 3e-30
+    eps = Fraction(1, 10 ** 30)
+    net = Network([[[1], [1], [1]], [[1, -2, 1]]], [[0, -eps, -3 * eps], [0]])
+    ev = Evaluator(Oracle.from_network(net), Arith("exact"))
+    scan = points_on_line(ev, Line((Fraction(0),), (Fraction(1),)), Fraction(-1), Fraction(1))
+    assert [k.t for k in scan.kinks] == [0, eps, 3 * eps]
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 6), n_out=st.integers(1, 3))
+def test_jacobian_matches_truth(seed, n_in, n_out):
+    rng = random.Random(seed)
+    net = random_network([n_in, 5, 4, n_out], seed=seed)
+    ev = Evaluator(Oracle.from_network(net), Arith("exact"))
+    x = [Fraction(rng.randint(-100, 100), 37) for _ in range(n_in)]
+    d = [Fraction(rng.randint(1, 9), 7) for _ in range(n_in)]
+    truth = true_jacobian(net, x)
+    slope = [sum(r * di for r, di in zip(row, d)) for row in truth]
+    jac = jacobian_at(ev, x, net(x), d, slope, Fraction(1, 2 ** 30))
+    assert jac == truth
+
+
+def test_jacobian_check_rejects_a_wrong_slope():
+    net = random_network([3, 5, 1], seed=1)
+    ev = Evaluator(Oracle.from_network(net), Arith("exact"))
+    x = [Fraction(1, 3), Fraction(-1, 5), Fraction(2)]
+    assert jacobian_at(ev, x, net(x), [1, 0, 0], [Fraction(12345)], Fraction(1, 2 ** 20), retries=2) is None
+
+
+def test_rank_one_normal():
+    ar = Arith("exact")
+    u, n = [Fraction(2), Fraction(-3)], [Fraction(1, 2), Fraction(5), Fraction(-1)]
+    jump = [[a * b for b in n] for a in u]
+    got_u, got_n = rank_one_normal(jump, ar)
+    assert [[a * b for b in got_n] for a in got_u] == jump
+    jump[1][0] += 1
+    assert rank_one_normal(jump, ar) is None
+    assert rank_one_normal([[Fraction(0)] * 3], ar) is None
