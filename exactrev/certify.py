@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from flint import fmpq, fmpq_mat
 
@@ -296,13 +296,14 @@ class _LeafChecker:
 # ------------------------------------------------------------------ certify
 def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: Any = 0,
             limit: int | None = DEFAULT_LIMIT, seconds: float | None = None, samples: int = 256,
-            seed: int = 0, try_canonical: bool = True) -> Certificate:
+            seed: int = 0, try_canonical: bool = True, progress: Callable[..., None] | None = None) -> Certificate:
     """Decide soundly whether networks a and b compute the same function on R^n (or on `box`).
 
     `box`: list of exact (lo, hi) pairs, one per input (or one pair for all).  `tolerance` > 0
     (needs a box) proves max_x max_j |a_j(x) - b_j(x)| <= tolerance instead of equality.
     `limit` caps the regions enumerated and `seconds` the time; past them the verdict is "unknown".
     `samples` random points (plus first-layer vertices) are tried first; 0 skips that phase.
+    `progress(regions=, lps=, nodes=)` is called now and then during the region enumeration.
     """
     t0 = time.monotonic()
     _check_pair(a, b)
@@ -342,7 +343,7 @@ def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: A
         return done("different", "sampling", f"exact outputs {what} at a sample point", found,
                     samples=nsamples, complete=True)
     checker = _LeafChecker(pair, tol, Counter())
-    stats = enumerate_regions(pair.nets, checker, box=pair.box, max_regions=limit, seconds=seconds)
+    stats = enumerate_regions(pair.nets, checker, box=pair.box, max_regions=limit, seconds=seconds, progress=progress)
     cost = dict(regions=stats.regions, lps=stats.lps + checker.counter.lps, nodes=stats.nodes,
                 pruned=stats.pruned, samples=nsamples)
     cost["details"] = {"exact_fixes": stats.exact_fixes, "exact_eliminations": stats.exact_eliminations, "unproven_regions": stats.unproven,

@@ -119,7 +119,7 @@ class _Search:
 
     def __init__(self, nets: Sequence[Network], box: list[tuple[fmpq, fmpq]] | None,
                  on_leaf: Callable[[Leaf], None], max_regions: int | None, deadline: float | None,
-                 stats: Stats) -> None:
+                 stats: Stats, progress: Callable[..., None] | None = None) -> None:
         self.n = nets[0].input_dim
         self.layers = [_fmpq_layers(net, self.n) for net in nets]
         depth = max(len(net.weights) - 1 for net in nets)
@@ -129,6 +129,7 @@ class _Search:
         self.max_regions = max_regions
         self.deadline = deadline
         self.stats = stats
+        self.progress = progress
         self.halfspaces: list[Halfspace] = []
         self.bounds: dict[tuple[fmpq, ...], list[fmpq]] = {}
 
@@ -196,6 +197,8 @@ class _Search:
 
     def tick(self) -> None:
         self.stats.nodes += 1
+        if self.progress is not None and self.stats.nodes % 64 == 0:
+            self.progress(regions=self.stats.regions, lps=self.stats.lps, nodes=self.stats.nodes)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _Limit("time")
 
@@ -316,11 +319,13 @@ class _Search:
 
 
 def enumerate_regions(nets: Sequence[Network], on_leaf: Callable[[Leaf], None], *, box: Sequence | None = None,
-                      max_regions: int | None = None, seconds: float | None = None) -> Stats:
+                      max_regions: int | None = None, seconds: float | None = None,
+                      progress: Callable[..., None] | None = None) -> Stats:
     """Visit every full-dimensional joint linear region of `nets` over R^n (or `box`), calling on_leaf.
 
     Stops early when on_leaf raises StopEnumeration, or at `max_regions` regions / `seconds`;
-    `Stats.complete` says whether the visit covered everything.
+    `Stats.complete` says whether the visit covered everything.  `progress(regions=, lps=, nodes=)`
+    is called every 64 search nodes.
     """
     if not nets:
         raise ExactrevError("enumerate_regions: no networks given")
@@ -334,7 +339,7 @@ def enumerate_regions(nets: Sequence[Network], on_leaf: Callable[[Leaf], None], 
                             "fix those coordinates in the networks first")
     stats = Stats()
     t0 = time.monotonic()
-    search = _Search(nets, pairs, on_leaf, max_regions, None if seconds is None else t0 + seconds, stats)
+    search = _Search(nets, pairs, on_leaf, max_regions, None if seconds is None else t0 + seconds, stats, progress)
     try:
         search.run()
         stats.complete = True

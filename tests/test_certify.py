@@ -261,3 +261,12 @@ def test_enumeration_counts_the_regions_of_a_hyperplane_arrangement(n, k, seed):
     for leaf in leaves:                   # each interior point really has the leaf's activation pattern
         pre = net.preactivations_batch([leaf.point])[0][0]
         assert tuple(1 if v > 0 else -1 for v in pre) == leaf.patterns[0][0]
+
+
+def test_progress_callback_reports_growing_region_counts():
+    """certify's progress hook (used for the CLI's progress bar) sees the enumeration advance."""
+    a = random_network([2, 6, 6, 1], seed=11)
+    seen = []
+    cert = certify(a, random_isomorphic_twin(a, seed=1), try_canonical=False, samples=0,
+                      progress=lambda **f: seen.append(f["regions"]))
+    assert cert.verdict == "equivalent" and seen and seen == sorted(seen) and seen[-1] <= cert.regions

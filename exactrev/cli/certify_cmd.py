@@ -8,6 +8,7 @@ import json
 from ..certify import DEFAULT_LIMIT, certify
 from ..errors import ExactrevError
 from ..numbers import parse_rational
+from ..progress import make_bar
 from .common import load_network
 
 EXIT_CODES = {"equivalent": 0, "different": 1, "unknown": 3}
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=600.0,
                    help="time limit for the region enumeration (default 600; past it the verdict is unknown)")
     p.add_argument("--json", action="store_true", help="print one JSON object (verdict, method, witness, reason, cost)")
-    p.add_argument("--quiet", action="store_true", help="print nothing; the exit code is the verdict")
+    p.add_argument("--quiet", action="store_true", help="print nothing (no progress bar either); the exit code is the verdict")
     p.set_defaults(func=cmd_certify)
 
 
@@ -58,7 +59,8 @@ def cmd_certify(args: argparse.Namespace) -> int:
             box = box * a.input_dim
     if args.seconds <= 0:
         raise ExactrevError(f"--seconds {args.seconds}: must be positive")
-    cert = certify(a, b, box=box, tolerance=tol, limit=args.limit, seconds=args.seconds)
+    with make_bar(total=None, desc="certify: regions", quiet=args.quiet) as bar:
+        cert = certify(a, b, box=box, tolerance=tol, limit=args.limit, seconds=args.seconds, progress=bar.status)
     if args.json:
         print(json.dumps(cert.to_dict()))
     elif not args.quiet:
