@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from flint import fmpz_mat
+from flint import fmpq, fmpz_mat
 
 from .errors import ExactrevError
 from .numbers import shown, to_fraction
 
 Matrix = tuple[tuple[Fraction, ...], ...]
 Vector = tuple[Fraction, ...]
-_INT, _FRACTION, _FLOAT = {int}, {Fraction}, {float}
+_INT, _FRACTION, _FLOAT, _FMPQ = {int}, {Fraction}, {float}, {fmpq}
 _INT64_MIN = -2**63
 # Fraction's slots are read directly in the hot loop (its public properties cost a Python call each).
 _numerator, _denominator = ((operator.attrgetter("_numerator"), operator.attrgetter("_denominator"))
@@ -262,6 +262,8 @@ def _points_to_ints(xs: Iterable[Sequence[Any]], n_in: int) -> tuple[np.ndarray 
             continue
         if types == _FLOAT and all(map(math.isfinite, x)):
             nums, qs = zip(*map(float.as_integer_ratio, x))  # exact dyadic values
+        elif types == _FMPQ:                                  # flint rationals are already in lowest terms
+            nums, qs = [int(v.p) for v in x], [int(v.q) for v in x]
         else:
             fr = x if types == _FRACTION else [_exact(v, f"input {j}, coordinate {i}") for i, v in enumerate(x)]
             nums, qs = map(_numerator, fr), list(map(_denominator, fr))

@@ -47,6 +47,7 @@ class Oracle:
             raise ExactrevError(f"dps={dps!r}: must be a positive integer")
         self._fn = fn
         self._batch_fn = batch_fn
+        self._takes_fmpq = False
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.arithmetic = arithmetic
@@ -70,8 +71,10 @@ class Oracle:
                 return [[to_float(v) for v in row] for row in net.evaluate_batch(xs)]
         else:
             raise ExactrevError(f"arithmetic {arithmetic!r}: expected one of {', '.join(ARITHMETICS)}")
-        return cls(lambda x: batch([x])[0], net.input_dim, net.output_dim, arithmetic, dps=dps,
-                   budget=budget, batch_fn=batch, record=record)
+        oracle = cls(lambda x: batch([x])[0], net.input_dim, net.output_dim, arithmetic, dps=dps,
+                     budget=budget, batch_fn=batch, record=record)
+        oracle._takes_fmpq = True
+        return oracle
 
     # ---------------------------------------------------------------- queries
     @property
@@ -112,6 +115,8 @@ class Oracle:
             raise ExactrevError(f"query {index}: {len(x)} coordinates, the oracle takes {self.input_dim}")
         try:
             if self.arithmetic == "exact":
+                if self._takes_fmpq:     # a network target reads flint rationals directly (no gcd per coordinate)
+                    return [v if type(v) is fmpq else to_fraction(v) for v in x]
                 return [to_fraction(v) for v in x]
             if self.arithmetic == "mpmath":
                 return [v if isinstance(v, mpmath.mpf) else to_mpf(v, self.dps) for v in x]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exactrev import ExactrevError, FormatError, Network, random_network
+from exactrev import ExactrevError, FormatError, Network, Oracle, random_network
 from exactrev.numbers import to_fraction, to_mpf
 
 LAW = settings(max_examples=25, deadline=None)
@@ -265,3 +265,13 @@ def test_meta_survives_a_round_trip_even_with_json_numbers(tmp_path: Path) -> No
 def test_random_network_refuses_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ExactrevError, match=message):
         random_network(**{"widths": [3, 4, 1], **kwargs})
+
+
+def test_flint_rational_inputs_give_the_same_exact_outputs_as_fractions():
+    """The fmpq fast path (used by exact oracles) reads p/q without loss."""
+    from flint import fmpq
+    net = random_network([4, 5, 2], seed=9)
+    pts = [[Fraction(-7, 3), Fraction(5, 2**40), Fraction(0), Fraction(11)], [Fraction(1, 6)] * 4]
+    assert net.evaluate_batch([[fmpq(v.numerator, v.denominator) for v in p] for p in pts]) == net.evaluate_batch(pts)
+    oracle = Oracle.from_network(net)
+    assert oracle.batch([[fmpq(v.numerator, v.denominator) for v in p] for p in pts]) == net.evaluate_batch(pts)
