@@ -11,6 +11,15 @@ Pair kinds (small networks, 1-3 inputs, 1-2 hidden layers of width 1-4, 1-2 outp
   other   an independent random network                  truth: as for nudge
   tol     output bias moved by d, box [-1,1]^n,          truth: max |a-b| = d exactly, so tolerance d
           tolerance d or d/2                             is equal, d/2 is differs
+  catalogue  a degenerate-catalogue network vs. a        truth: equal (the catalogue's twins compute the
+          permuted/scaled copy of its non-isomorphic      same function by construction), or for the
+          twin, or that twin with one parameter moved     nudged half as for nudge
+          by 2^-60 or 2^-20
+  far     a 2-hidden-layer network plus a layer-2 bump   truth: differs (the bump is eps > 0 at c)
+          neuron relu(eps - |x - c|_1) active only in a
+          ball of radius eps = 2^-k (k <= 40) around a
+          point c with coordinates up to 2^40; output
+          weight 0 in A, nonzero in B
 Half of the pairs skip the canonical shortcut and the sampling phase, so the region proof decides.
 A violation is "equivalent" for a pair that differs, "different" for a pair that is equal, or a
 witness that does not re-check exactly.  Writes benchmarks/results/fuzz_certify.json.
@@ -26,10 +35,11 @@ from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
-from exactrev import Network, certify, random_isomorphic_twin, random_network
+from exactrev import Network, certify, degenerate, random_isomorphic_twin, random_network
 
 RESULTS = Path(__file__).resolve().parent / "results"
-KINDS = ("twin", "dead", "split", "nudge", "other", "tol")
+KINDS = ("twin", "dead", "split", "nudge", "other", "tol", "catalogue", "far")
+CATALOGUE = degenerate.catalogue()
 
 
 def _lists(net: Network) -> tuple[list, list]:
@@ -68,17 +78,40 @@ def split_neuron(net: Network, rng: random.Random) -> Network:
     return Network(w, b)
 
 
-def nudge(net: Network, rng: random.Random) -> Network:
+def nudge(net: Network, rng: random.Random, exponents: tuple[int, ...] = (1, 20, 60)) -> Network:
+    """One weight or bias moved by +-2^-e, e drawn from `exponents`."""
     w, b = _lists(net)
     k = rng.randrange(len(w))
     i = rng.randrange(len(w[k]))
     j = rng.randrange(len(w[k][0]) + 1)
-    d = Fraction(rng.choice((-1, 1)), 2 ** rng.choice((1, 20, 60)))
+    d = Fraction(rng.choice((-1, 1)), 2 ** rng.choice(exponents))
     if j < len(w[k][0]):
         w[k][i][j] += d
     else:
         b[k][i] += d
     return Network(w, b)
+
+
+def far_bump_pair(net: Network, rng: random.Random) -> tuple[Network, Network]:
+    """(A, B): `net` (two hidden layers) plus first-layer neurons relu(+-(x_i - c_i)) and a layer-2 neuron
+    relu(eps - sum_i |x_i - c_i|), whose output weight is 0 in A and nonzero in B, so A computes `net`
+    and B differs from it only inside the L1 ball of radius eps around c, far from the origin."""
+    w, b = _lists(net)
+    n, h1 = net.input_dim, len(w[0])
+    c = [Fraction(rng.randint(-2 ** 12, 2 ** 12), 2 ** 12) * 2 ** rng.randint(8, 40) for _ in range(n)]
+    eps = Fraction(1, 2 ** rng.randint(1, 40))
+    for i in range(n):
+        for s in (1, -1):
+            w[0].append([Fraction(s * int(j == i)) for j in range(n)])
+            b[0].append(-s * c[i])
+    for row in w[1]:
+        row.extend([Fraction(0)] * (2 * n))
+    w[1].append([Fraction(0)] * h1 + [Fraction(-1)] * (2 * n))
+    b[1].append(eps)
+    weight = Fraction(rng.choice((-1, 1)) * rng.randint(1, 16), 4)
+    outs_a = [row + [Fraction(0)] for row in w[2]]
+    outs_b = [row + [weight if o == 0 else Fraction(rng.randint(-4, 4), 4)] for o, row in enumerate(w[2])]
+    return Network([w[0], w[1], outs_a], b), Network([w[0], w[1], outs_b], b)
 
 
 def differs_by_sampling(a: Network, b: Network, rng: random.Random) -> bool:
@@ -91,8 +124,10 @@ def random_pair(index: int, seed: int) -> dict:
     """One pair: kind, networks, certify keyword arguments, and the truth ('equal', 'differs', or None)."""
     rng = random.Random(f"{seed}:{index}")
     widths = [rng.randint(1, 3), *[rng.randint(1, 4) for _ in range(rng.randint(1, 2))], rng.randint(1, 2)]
-    a = random_network(widths, seed=rng.randrange(10 ** 9), bits=rng.randint(2, 8))
     kind = KINDS[index % len(KINDS)]
+    if kind == "far":
+        widths = [widths[0], rng.randint(1, 4), rng.randint(1, 4), widths[-1]]
+    a = random_network(widths, seed=rng.randrange(10 ** 9), bits=rng.randint(2, 8))
     kwargs: dict = {} if index % 2 else {"try_canonical": False, "samples": 0}
     truth: str | None = "equal"
     if kind == "twin":
@@ -104,6 +139,16 @@ def random_pair(index: int, seed: int) -> dict:
     elif kind in ("nudge", "other"):
         b = nudge(a, rng) if kind == "nudge" else random_network(widths, seed=rng.randrange(10 ** 9), bits=4)
         truth = "differs" if differs_by_sampling(a, b, rng) else None
+    elif kind == "catalogue":
+        case = CATALOGUE[index // len(KINDS) % len(CATALOGUE)]
+        a, b = case.network, random_isomorphic_twin(case.twin, seed=index)
+        if rng.random() < 0.5:
+            b = nudge(b, rng, (20, 60))
+            truth = "differs" if differs_by_sampling(a, b, rng) else None
+    elif kind == "far":
+        a, b = far_bump_pair(a, rng)
+        b = random_isomorphic_twin(b, seed=index)
+        truth = "differs"
     else:
         d = Fraction(1, 2 ** rng.randint(1, 40))
         w, bias = _lists(a)

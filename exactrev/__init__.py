@@ -7,7 +7,7 @@ from . import degenerate
 from .assumptions import check_assumptions
 from .canonical import canonical_form, isomorphic, random_isomorphic_twin
 from .certify import Certificate, certify
-from .errors import BudgetExceeded, ExactrevError, FormatError, OracleError
+from .errors import BudgetExceeded, ExactrevError, FormatError, Interrupted, OracleError
 from .extract import extract
 from .first_layer import extract_first_layer
 from .interop import from_torch, load_target
@@ -16,7 +16,7 @@ from .oracle import Oracle
 from .random_net import random_network
 
 __all__ = [
-    "BudgetExceeded", "Certificate", "ExactrevError", "FormatError", "Network", "Oracle", "OracleError",
+    "BudgetExceeded", "Certificate", "ExactrevError", "FormatError", "Interrupted", "Network", "Oracle", "OracleError",
     "canonical_form", "certify", "check_assumptions", "degenerate", "extract_first_layer", "from_torch", "isomorphic", "load_target", "random_isomorphic_twin", "random_network",
 ]
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 from flint import fmpq, fmpq_mat
 
 from .canonical import canonical_form
-from .errors import ExactrevError
+from .errors import ExactrevError, Interrupted
 from .lp import Counter, dot, maximize
 from .network import Network
 from .numbers import format_rational, to_fraction
@@ -161,7 +161,8 @@ def _random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng:
     return pts
 
 
-def _first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Random) -> list[list[Fraction]]:
+def _first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Random,
+                          deadline: float | None = None) -> list[list[Fraction]]:
     """Exact vertices of the first-layer hyperplane arrangements (both networks together).
 
     A deeper neuron that is active only on a small bounded set peaks at such a vertex, so exact
@@ -182,6 +183,8 @@ def _first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Rand
                else (tuple(rng.sample(range(len(rows)), n)) for _ in range(budget)))
     out = []
     for subset in subsets:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         W = fmpq_mat([[fmpq(v.numerator, v.denominator) for v in rows[i][0]] for i in subset])
         rhs = fmpq_mat([[fmpq(-rows[i][1].numerator, rows[i][1].denominator)] for i in subset])
         try:
@@ -195,19 +198,22 @@ def _first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Rand
     return out
 
 
-def _falsify(pair: _Pair, tol: Fraction, samples: int, rng: random.Random) -> tuple[tuple | None, int]:
-    """Exact evaluation at sample points; returns (confirmed witness or None, number of points)."""
+def _falsify(pair: _Pair, tol: Fraction, samples: int, rng: random.Random,
+            deadline: float | None = None) -> tuple[tuple | None, int]:
+    """Exact evaluation at sample points, stopped at `deadline`; returns (confirmed witness or None, points tried)."""
     if samples <= 0:
         return None, 0
     a, b = pair.nets
     n = a.input_dim
     pts = _random_points(n, samples, pair.box, rng)
-    verts = _first_layer_vertices(pair.nets, _VERTEX_BUDGET, rng)
+    verts = _first_layer_vertices(pair.nets, _VERTEX_BUDGET, rng, deadline)
     if pair.box:
         box = [pair.full_box[j] for j in pair.free]
         verts = [v for v in verts if all(lo <= c <= hi for c, (lo, hi) in zip(v, box))]
     pts += verts
     for start in range(0, len(pts), 512):
+        if deadline is not None and time.monotonic() > deadline:
+            return None, start
         chunk = pts[start:start + 512]
         for x, ya, yb in zip(chunk, a.evaluate_batch(chunk), b.evaluate_batch(chunk)):
             if _gap(ya, yb) > tol:
@@ -301,7 +307,8 @@ def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: A
 
     `box`: list of exact (lo, hi) pairs, one per input (or one pair for all).  `tolerance` > 0
     (needs a box) proves max_x max_j |a_j(x) - b_j(x)| <= tolerance instead of equality.
-    `limit` caps the regions enumerated and `seconds` the time; past them the verdict is "unknown".
+    `limit` caps the regions enumerated and `seconds` the time of the sampling and enumeration phases
+    together; past either the verdict is "unknown" (the reason names the limit).
     `samples` random points (plus first-layer vertices) are tried first; 0 skips that phase.
     `progress(regions=, lps=, nodes=)` is called now and then during the region enumeration.
     """
@@ -319,6 +326,8 @@ def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: A
                             "two maps whose slopes differ anywhere)")
     if limit is not None and limit < 1:
         raise ExactrevError(f"certify: limit {limit} must be at least 1 region")
+    if seconds is not None and not seconds > 0:
+        raise ExactrevError(f"certify: seconds {seconds} must be positive")
 
     def done(verdict: str, method: str, reason: str, found: tuple | None = None, **cost: Any) -> Certificate:
         return Certificate(verdict, method, None if found is None else found[0], reason,
@@ -337,13 +346,28 @@ def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: A
                         found, samples=1, complete=True)
         return done("equivalent", "regions", "the box is a single point and the outputs agree there",
                     samples=1, complete=True)
-    found, nsamples = _falsify(pair, tol, samples, rng)
+    deadline = None if seconds is None else t0 + seconds
+    try:
+        found, nsamples = _falsify(pair, tol, samples, rng, deadline)
+    except KeyboardInterrupt as e:
+        raise Interrupted(done("unknown", "sampling", "interrupted (Ctrl-C) while sampling, before the region "
+                               "enumeration; nothing is proven")) from e
     what = "differ" if tol == 0 else f"differ by more than {format_rational(tol)}"
     if found:
         return done("different", "sampling", f"exact outputs {what} at a sample point", found,
                     samples=nsamples, complete=True)
     checker = _LeafChecker(pair, tol, Counter())
-    stats = enumerate_regions(pair.nets, checker, box=pair.box, max_regions=limit, seconds=seconds, progress=progress)
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    try:
+        stats = enumerate_regions(pair.nets, checker, box=pair.box, max_regions=limit, seconds=left,
+                                  progress=progress)
+    except Interrupted as e:
+        stats = e.partial
+        if checker.witness is None:
+            raise Interrupted(done("unknown", "regions", f"interrupted (Ctrl-C) after {stats.regions} regions "
+                                   f"({stats.open_branches} unexplored branches left); no difference found in the "
+                                   "covered part", regions=stats.regions, lps=stats.lps + checker.counter.lps,
+                                   nodes=stats.nodes, pruned=stats.pruned, samples=nsamples)) from e
     cost = dict(regions=stats.regions, lps=stats.lps + checker.counter.lps, nodes=stats.nodes,
                 pruned=stats.pruned, samples=nsamples)
     cost["details"] = {"exact_fixes": stats.exact_fixes, "exact_eliminations": stats.exact_eliminations, "unproven_regions": stats.unproven,

@@ -22,3 +22,13 @@ class BudgetExceeded(ExactrevError):
 
 class OracleError(ExactrevError):
     """A black-box oracle answered something that is not what it claims to be."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long computation, carrying what was done so far in `.partial` (a `Stats` from
+    `enumerate_regions`, an "unknown" `Certificate` from `certify`).  Not an ExactrevError: callers that
+    catch KeyboardInterrupt still see it as one."""
+
+    def __init__(self, partial: object) -> None:
+        super().__init__("interrupted")
+        self.partial = partial

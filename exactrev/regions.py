@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 from flint import fmpq, fmpq_mat
 
-from .errors import ExactrevError
+from .errors import ExactrevError, Interrupted
 from .lp import ZERO, Counter, Halfspace, Vec, dot, interior_or_empty, to_q
 from .network import Network
 
@@ -324,7 +324,8 @@ def enumerate_regions(nets: Sequence[Network], on_leaf: Callable[[Leaf], None], 
     """Visit every full-dimensional joint linear region of `nets` over R^n (or `box`), calling on_leaf.
 
     Stops early when on_leaf raises StopEnumeration, or at `max_regions` regions / `seconds`;
-    `Stats.complete` says whether the visit covered everything.  `progress(regions=, lps=, nodes=)`
+    `Stats.complete` says whether the visit covered everything.  Ctrl-C raises `Interrupted` with the
+    statistics so far (stopped == "interrupt").  `progress(regions=, lps=, nodes=)`
     is called every 64 search nodes.
     """
     if not nets:
@@ -347,6 +348,13 @@ def enumerate_regions(nets: Sequence[Network], on_leaf: Callable[[Leaf], None], 
         stats.stopped = str(e)
     except StopEnumeration:
         stats.stopped = "stopped"
+    except KeyboardInterrupt as e:
+        stats.stopped = "interrupt"
+        raise Interrupted(_finish(stats, t0)) from e
+    return _finish(stats, t0)
+
+
+def _finish(stats: Stats, t0: float) -> Stats:
     stats.lps = stats.counter.lps
     stats.exact_eliminations = stats.counter.exact
     stats.seconds = time.monotonic() - t0

@@ -9,15 +9,18 @@ error and does not stop the others.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import signal
+import threading
 import time
 import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import ExactrevError
 from .numbers import ARITHMETICS
@@ -104,6 +107,9 @@ def load_config(path: str | Path) -> SweepConfig:
     output = Path(data.get("output", p.with_suffix(".csv").name))
     if not output.is_absolute():
         output = p.parent / output
+    if output.is_dir() or not output.parent.is_dir():
+        raise ExactrevError(f"{p}: 'output' {output}: " + ("is a directory, expected a CSV file name" if output.is_dir()
+                                                          else f"directory {output.parent} does not exist"))
     for key in ("dps", "bits"):
         if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 1):
             raise ExactrevError(f"{p}: '{key}' must be a positive integer")
@@ -192,8 +198,9 @@ def run_sweep(config: SweepConfig, *, scheduler: str | None = None, workers: int
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
-                               processes=True, dashboard_address=None, silence_logs=40)
+        with _workers_ignore_sigint():
+            cluster = LocalCluster(n_workers=workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
+                                   processes=True, dashboard_address=None, silence_logs=40)
     client = Client(scheduler or cluster)
     try:
         futures = [client.submit(run_job, job, key=f"exactrev-{job.job_id}-{i}", pure=False)
@@ -209,6 +216,21 @@ def run_sweep(config: SweepConfig, *, scheduler: str | None = None, workers: int
         if cluster is not None:
             cluster.close()
     return rows
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (inherited through exec), so that Ctrl-C in a terminal
+    (sent to the whole process group) interrupts only this process, which then shuts the cluster down
+    cleanly instead of every worker printing a traceback.  A Ctrl-C during the start itself is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _rewrite_without_errors(output: Path, done: dict[str, dict]) -> None:
@@ -229,9 +251,10 @@ def _csv_text(rows: Iterable[dict]) -> str:
 
 
 def _append_row(output: Path, row: dict) -> None:
-    new = not output.exists()
+    """Append one row (and the header to a new file) with a single write, so an interruption never
+    leaves half a row."""
+    text = _csv_text([row])
+    if output.exists():
+        text = text.split("\n", 1)[1]              # the header line is already there
     with output.open("a", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow(row)
+        f.write(text)

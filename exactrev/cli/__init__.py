@@ -1,7 +1,9 @@
 """The `exactrev` command.  Each subcommand lives in its own module and registers itself here.
 
 Exit codes: 0 success; 1 a negative answer (partial extraction, different networks, failed jobs);
-2 bad input (one line on stderr naming the file and location, never a traceback); 3 unknown.
+2 bad input (one line on stderr naming the file and location, never a traceback); 3 unknown;
+130 interrupted by Ctrl-C (one line on stderr; no partial output file; certify prints the "unknown"
+certificate of what it covered, sweep keeps the rows of finished jobs).
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..certify import DEFAULT_LIMIT, certify
-from ..errors import ExactrevError
+from ..certify import DEFAULT_LIMIT, Certificate, certify
+from ..errors import ExactrevError, Interrupted
 from ..numbers import parse_rational
 from ..progress import make_bar
+from ..regions import validate_box
 from .common import load_network
 
 EXIT_CODES = {"equivalent": 0, "different": 1, "unknown": 3}
@@ -17,7 +18,8 @@ EXIT_CODES = {"equivalent": 0, "different": 1, "unknown": 3}
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("certify", help="prove two networks equivalent, or find an exact witness input where they differ",
                        description="Exit 0 equivalent, 1 different (witness printed as exact rationals), "
-                                   "3 unknown (limit reached), 2 bad input.")
+                                   "3 unknown (limit reached), 2 bad input, 130 interrupted (Ctrl-C; the "
+                                   "'unknown' certificate of what was covered is printed first).")
     p.add_argument("a", help="first network file")
     p.add_argument("b", help="second network file")
     p.add_argument("--box", help="restrict to a box: LO,HI for every coordinate, or LO1,HI1;LO2,HI2;... "
@@ -51,18 +53,37 @@ def cmd_certify(args: argparse.Namespace) -> int:
         tol = parse_rational(args.tolerance)
     except ValueError as e:
         raise ExactrevError(f"--tolerance: {e}") from None
+    if not args.seconds > 0:
+        raise ExactrevError(f"--seconds {args.seconds}: must be positive")
+    if args.limit < 1:
+        raise ExactrevError(f"--limit {args.limit}: must be at least 1 region")
     a, b = load_network(args.a), load_network(args.b)
+    for what, m, n in (("inputs", a.input_dim, b.input_dim), ("outputs", a.output_dim, b.output_dim)):
+        if m != n:
+            raise ExactrevError(f"{args.a} has {m} {what} but {args.b} has {n}")
     box = None
     if args.box:
         box = parse_box(args.box)
         if len(box) == 1:
             box = box * a.input_dim
-    if args.seconds <= 0:
-        raise ExactrevError(f"--seconds {args.seconds}: must be positive")
-    with make_bar(total=None, desc="certify: regions", quiet=args.quiet) as bar:
-        cert = certify(a, b, box=box, tolerance=tol, limit=args.limit, seconds=args.seconds, progress=bar.status)
-    if args.json:
-        print(json.dumps(cert.to_dict()))
-    elif not args.quiet:
-        print(cert.to_text())
+        try:
+            validate_box(box, a.input_dim)
+        except ExactrevError as e:
+            raise ExactrevError(f"--box {args.box!r}: {str(e).removeprefix('box: ')}") from None
+    try:
+        with make_bar(total=None, desc="certify: regions", quiet=args.quiet) as bar:
+            cert = certify(a, b, box=box, tolerance=tol, limit=args.limit, seconds=args.seconds,
+                           progress=bar.status)
+    except Interrupted as e:     # Ctrl-C: show what was covered (an "unknown" certificate), then exit 130
+        show(e.partial, args)
+        raise
+    show(cert, args)
     return EXIT_CODES[cert.verdict]
+
+
+def show(cert: Certificate, args: argparse.Namespace) -> None:
+    """Print the certificate as JSON or text (nothing with --quiet)."""
+    if args.json:
+        print(json.dumps(cert.to_dict()), flush=True)
+    elif not args.quiet:
+        print(cert.to_text(), flush=True)
