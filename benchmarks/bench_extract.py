@@ -42,11 +42,15 @@ def main() -> None:
     ap.add_argument("--nets", default=DEFAULT)
     ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args()
-    rows = []
+    rows: list[dict] = []
     for text in args.nets.split(","):
         for seed in range(args.seeds):
             rows.append(run(parse_widths(text), seed))
             print(rows[-1], flush=True)
+            write(rows)                    # after every network, so a long run keeps what it measured
+
+
+def write(rows: list[dict]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "extract.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["| network | seed | status | recovered | canonical = | queries | log2 q | q / fdim | per layer | s |",

@@ -22,7 +22,7 @@ from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, Walk
 from .errors import BudgetExceeded
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
-from .geometry import Evaluator, Line, points_on_line, region_point
+from .geometry import Evaluator, Line, geometric_grid, points_on_line, region_point
 from .network import Network
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
@@ -33,6 +33,7 @@ __all__ = ["ExtractResult", "extract", "extract_first_layer"]
 MAX_HIDDEN_LAYERS = 12
 MAX_ROUNDS = 4                 # restarts after new first-layer neurons or unexplained verification kinks
 VERIFY_LINES = 8
+VERIFY_POINTS = 256
 
 
 @dataclass
@@ -49,7 +50,7 @@ class LayerStats:
 
     neurons: int
     queries: int
-    max_rel_error: float = 0.0
+    max_rel_error: float | None = 0.0     # 0 in exact mode; None (unknown without the target) otherwise
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Extraction:
         self.anchors: list[list[tuple[list[fmpq], list[fmpq]]]] = []   # per layer, per neuron: (x, grad)
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
+        self.walk_cache: dict[tuple, Walk] = {}
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -143,7 +145,7 @@ class Extraction:
         anchors1 = [(_q(bp.x), _q(bp.normal)) for bp in self.first.hyperplane_points]
         if not self.ar.exact:
             self.layers.append(KnownLayer(rows1, bias1, fixed=False))
-            self.stats.append(LayerStats(len(rows1), self.first.queries))
+            self.stats.append(LayerStats(len(rows1), self.first.queries, None))
             self.unidentified.append({"layer": 2, "neuron": None,
                                       "reason": f"{self.ar.mode} oracle: layers beyond the first are extracted "
                                                 "in exact mode only in this version"})
@@ -185,10 +187,11 @@ class Extraction:
         net = self.network()
         half = self.ar.num(LINE_HALF_LENGTH)
         new: list[BoundaryPoint] = []
+        differs = False
         for i in range(VERIFY_LINES):
             base = search.random_line()
             line = Line(tuple(2 ** (i % 4) * v for v in base.p), base.d)   # through points up to 8 units out
-            scan = points_on_line(self.ev, line, -half, half, rng=self.rng)
+            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
             pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
             todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
             if todo:
@@ -196,11 +199,31 @@ class Extraction:
                 new += [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
                 continue
             ts = [region_point(lo, hi, self.ar) for lo, hi, _ in scan.regions]
-            if net.evaluate_batch([line.at(t) for t in ts]) != [piece.at(t) for t, (_, _, piece) in zip(ts, scan.regions)]:
-                self.unidentified.append({"layer": None, "neuron": None, "reason":
-                                          "a verification line shows the recovered network differs from the target"})
-                return []
+            differs |= net.evaluate_batch([line.at(t) for t in ts]) != [p.at(t) for t, (_, _, p) in zip(ts, scan.regions)]
+        if not new and self.output is not None:
+            line = self.point_check(net, search)
+            if line is not None:                    # a random point disagrees: scan a line through it
+                scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
+                pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
+                todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
+                jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+                new += [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+                differs = True
+        if differs and not new and self.output is not None:
+            self.unidentified.append({"layer": None, "neuron": None, "reason":
+                                      "a verification line shows the recovered network differs from the target"})
         return new
+
+    def point_check(self, net: Network, search: FirstLayerSearch) -> Line | None:
+        """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32; a line
+        through the first point that disagrees (None if all agree)."""
+        n = self.oracle.input_dim
+        pts = [[fmpq(self.rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)]
+               for i in range(VERIFY_POINTS)]
+        for x, y, mine in zip(pts, self.dev.points(pts), net.evaluate_batch(pts)):
+            if [to_fmpq(v) for v in mine] != y:
+                return Line(tuple(self.ar.num(v) for v in x), search.random_line().d)
+        return None
 
     def network(self) -> Network:
         """The network as recovered so far (output weights 0 if the output layer is not solved)."""
@@ -241,13 +264,17 @@ class Extraction:
         k = len(self.layers) + 1
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         walker = BoundaryWalker(self.dev, known, self.rng)
+        signature = tuple((tuple(map(tuple, layer.rows)), tuple(layer.bias)) for layer in self.layers)
         walks: list[Walk] = []
         origin: dict[int, BoundaryPoint] = {}
         leftover: list[BoundaryPoint] = []
         for bp in pending:
             if any(self.on_walk(walker, w, bp) for w in walks):
                 continue
-            w = walker.walk(_q(bp.x), _q(bp.normal))
+            key = (signature, tuple(_q(bp.x)))
+            if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
+                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal))
+            w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)
                 origin[id(w)] = bp
@@ -431,6 +458,8 @@ class Extraction:
         rhs: list[fmpq] = []
         for o in range(n_out):
             x, _, _ = solve_linear_exact(feats, [y[o] for y in ys], 2 * width + 1)
+            if x is None and len(self.layers) >= 2 and self.fold_output(known, pts, ys):
+                return
             if x is None or any(width <= j < 2 * width for j in loose):
                 self.unidentified.append({"layer": k, "neuron": o, "reason":
                                           "output is not an affine function of relu of the last hidden layer "
@@ -461,6 +490,47 @@ class Extraction:
                 last.bias[z] = -last.bias[z]
         last.fixed = True
         self.output = ([[2 * b[z] for z in range(width)] for b in beta], list(sol.others))
+
+    def fold_output(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]]) -> bool:
+        """Last resort when the output is not a function of relu of the last hidden layer: neurons of that
+        layer that never change sign where we looked (no boundary to find) act linearly on layer L-1.
+        Fit y = sum_z A_z relu(h_z) + sum_j g_j a_j + c with a = layer L-1's activations (signs of layer L
+        taken as found: relu(-h) = relu(h) - h is absorbed by g and c), verified on extra points, and
+        realise sum_j g_j a_j exactly by two always-active neurons (positive and negative parts, bias 1,
+        output weights +1 and -1).  The function is then exact; the architecture is not the target's."""
+        width = len(self.layers[-1].rows)
+        prev_width = len(self.layers[-2].rows)
+        while len(pts) < width + prev_width + 1 + EXTRA_CHECK_POINTS:
+            extra = [fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)]
+            pts.append(extra)
+            ys.append(self.dev.points([extra])[0])
+        feats = []
+        for x in pts:
+            local = known.local(x)
+            feats.append([v if v > 0 else fmpq(0) for v in local[-1][0]] +
+                         [v if v > 0 else fmpq(0) for v in local[-2][0]] + [fmpq(1)])
+        sols = [solve_linear_exact(feats, [y[o] for y in ys], width + prev_width + 1)[0]
+                for o in range(self.oracle.output_dim)]
+        if any(x is None for x in sols):
+            return False
+        last = self.layers[-1]
+        for x in sols:                       # one fold pair per output, from that output's own coefficients
+            for sign in (1, -1):
+                last.rows.append([max(sign * x[width + j], fmpq(0)) for j in range(prev_width)])
+                last.bias.append(fmpq(1))
+        out_w = []
+        for o, x in enumerate(sols):
+            row = list(x[:width])
+            for o2 in range(len(sols)):
+                row += [fmpq(1), fmpq(-1)] if o2 == o else [fmpq(0), fmpq(0)]
+            out_w.append(row)
+        last.fixed = True
+        self.output = (out_w, [x[-1] for x in sols])
+        self.unidentified.append({"layer": len(self.layers), "neuron": None, "reason":
+                                  "some neurons of this layer never change sign where the search looked (no boundary "
+                                  "to walk); their linear effect is folded exactly into always-active neurons "
+                                  f"{width}..{len(last.rows) - 1} (same function, not the target's architecture)"})
+        return True
 
     def output_points(self, width: int) -> list[list[fmpq]]:
         """Points on both sides of each last-layer neuron's boundary, plus random points for the check."""

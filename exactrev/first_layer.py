@@ -25,7 +25,8 @@ import mpmath
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import Evaluator, Line, LineScan, jacobian_at, points_on_line, rank_one_normal, region_point
+from .geometry import (Evaluator, Line, LineScan, geometric_grid, jacobian_at, points_on_line, rank_one_normal,
+                       region_point)
 from .oracle import Oracle
 
 Number = Any
@@ -124,7 +125,7 @@ class FirstLayerSearch:
     def scan_line(self, line: Line) -> int:
         """PointsOnLine + InferHyperplane + TestHyperplane on one line; returns the number of new hyperplanes."""
         half = self.ar.num(LINE_HALF_LENGTH)
-        scan = points_on_line(self.ev, line, -half, half, rng=self.rng)
+        scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
         for a, b, why in scan.unresolved:
             self.undecided.append({"item": f"line {self.lines}, t in [{a}, {b}]", "reason": why})
         todo = [i for i, k in enumerate(scan.kinks) if not self.explained(k.x)]

@@ -129,11 +129,15 @@ def intersect(left: Piece, right: Piece, arith: Arith) -> Number | None:
     return t
 
 
-def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *,
+def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: Sequence[Number] = (),
                    max_steps: int = 4000, rng: random.Random | None = None) -> LineScan:
     """Every kink of the output along line.at(t), lo < t < hi, located exactly (see module doc).
 
-    `rng` draws the split points (random, so they do not sit on kinks at simple rationals).
+    `grid`: interior points where the search starts split.  `rng` draws the split points and the
+    interior check points (random, so they do not sit on kinks at simple rationals).
+    An interval whose two end pieces agree is accepted as kink-free only if a random interior point
+    lies on that piece too: a deeper neuron active on a bounded stretch makes a bump whose two sides
+    are one affine function, which end pieces alone cannot see.
     """
     ar = ev.arith
     rng = rng or random.Random(0)
@@ -144,11 +148,19 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *,
     last = Piece(hi, tuple(f[3]), chord(hi - delta, f[2], hi, f[3]).slope, delta)
     kinks: list[Kink] = []
     unresolved: list[tuple[Number, Number, str]] = []
-    stack = [(lo, hi, first, last)]
+    stack = _initial_intervals(ev, line, lo, hi, first, last, [g for g in grid if lo < g < hi])
     steps = 0
     while stack:
         a, b, left, right = stack.pop()
         if left.same_on(right, ar, a, b):
+            m = a + (b - a) * ar.num(rng.randint(1, (1 << 20) - 1)) / (1 << 20)
+            fm = ev.on_line(line, [m])[0]
+            if ar.close_vec(fm, left.at(m), max(left.scale_at(m), right.scale_at(m))):
+                continue
+            eta = _offset(ar, min(m - a, b - m), m)
+            piece = chord(m, fm, m + eta, ev.on_line(line, [m + eta])[0])
+            stack.append((m, b, piece, right))
+            stack.append((a, m, left, piece))
             continue
         steps += 1
         if steps > max_steps:
@@ -180,6 +192,31 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *,
     pieces = [first] + [k.right for k in kinks]
     regions = [(bounds[i], bounds[i + 1], pieces[i]) for i in range(len(pieces))]
     return LineScan(line, lo, hi, kinks, regions, unresolved)
+
+
+def _initial_intervals(ev: Evaluator, line: Line, lo: Number, hi: Number, first: Piece, last: Piece,
+                       grid: Sequence[Number]) -> list[tuple[Number, Number, Piece, Piece]]:
+    """The search stack for [lo, hi] split at the grid points (each with its piece, 2 queries)."""
+    bounds, pieces = [lo], [first]
+    for g in sorted(grid):
+        eta = _offset(ev.arith, min(g - bounds[-1], hi - g), g)
+        f0, fp = ev.on_line(line, [g, g + eta])
+        bounds.append(g)
+        pieces.append(chord(g, f0, g + eta, fp))
+    bounds.append(hi)
+    pieces.append(last)
+    return [(bounds[i], bounds[i + 1], pieces[i], pieces[i + 1]) for i in range(len(bounds) - 2, -1, -1)]
+
+
+def geometric_grid(half: Number, ar: Arith, smallest_bits: int = 2) -> list[Number]:
+    """0 and +-2**k for 2**-smallest_bits <= 2**k < half: a starting grid denser near t = 0, where
+    boundaries of random networks crowd."""
+    out = [ar.num(0)]
+    k = -smallest_bits
+    while ar.num(2) ** k < half:
+        out += [ar.num(2) ** k, -ar.num(2) ** k]
+        k += 1
+    return sorted(out)
 
 
 def _offset(ar: Arith, length: Number, at: Number) -> Number:
