@@ -15,8 +15,6 @@ the vertices of the first-layer hyperplane arrangements (where bumps of deeper n
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from .canonical import canonical_form
 from .errors import ExactrevError, Interrupted
 from .lp import Counter, dot, maximize
 from .network import Network
+from .probe_points import first_layer_vertices, random_points
 from .numbers import format_rational, to_fraction
 from .regions import Leaf, StopEnumeration, enumerate_regions, validate_box
 
@@ -139,65 +138,6 @@ class _Pair:
 
 
 # ------------------------------------------------------------------ falsification
-def _dyadic(v: float, bits: int = 24) -> Fraction:
-    return Fraction(round(v * (1 << bits)), 1 << bits)
-
-
-def _random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: random.Random) -> list[list[Fraction]]:
-    pts: list[list[Fraction]] = []
-    if box:
-        lo = [Fraction(int(l.p), int(l.q)) for l, _ in box]
-        hi = [Fraction(int(h.p), int(h.q)) for _, h in box]
-        pts.append([(u + v) / 2 for u, v in zip(lo, hi)])
-        if n <= 10:
-            pts.extend([list(c) for c in itertools.product(*zip(lo, hi))])
-        for _ in range(count):
-            pts.append([u + (v - u) * Fraction(rng.randint(0, 1 << 20), 1 << 20) for u, v in zip(lo, hi)])
-        return pts
-    scales = [Fraction(1 << e) for e in (0, 2, 5, 10, 20, 40)]
-    for i in range(count):
-        s = scales[i % len(scales)]
-        pts.append([_dyadic(rng.gauss(0, 1)) * s for _ in range(n)])
-    return pts
-
-
-def _first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Random,
-                          deadline: float | None = None) -> list[list[Fraction]]:
-    """Exact vertices of the first-layer hyperplane arrangements (both networks together).
-
-    A deeper neuron that is active only on a small bounded set peaks at such a vertex, so exact
-    evaluation there (and just next to it) finds differences that random points miss.
-    """
-    n = nets[0].input_dim
-    planes = {}
-    for net in nets:
-        for w, b in zip(net.weights[0], net.biases[0]):
-            if any(w):
-                lead = abs(next(v for v in w if v))
-                planes.setdefault(tuple(v / lead for v in w), set()).add(b / lead)
-    rows = [(w, b) for w, bs in planes.items() for b in bs]
-    if len(rows) < n:
-        return []
-    total = math.comb(len(rows), n)
-    subsets = (itertools.combinations(range(len(rows)), n) if total <= budget
-               else (tuple(rng.sample(range(len(rows)), n)) for _ in range(budget)))
-    out = []
-    for subset in subsets:
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        W = fmpq_mat([[fmpq(v.numerator, v.denominator) for v in rows[i][0]] for i in subset])
-        rhs = fmpq_mat([[fmpq(-rows[i][1].numerator, rows[i][1].denominator)] for i in subset])
-        try:
-            x = W.solve(rhs)
-        except ZeroDivisionError:
-            continue
-        v = [Fraction(int(x[i, 0].p), int(x[i, 0].q)) for i in range(n)]
-        out.append(v)
-        r = Fraction(1, 1 << 20) * (1 + max(abs(c) for c in v))
-        out.append([c + r * _dyadic(rng.gauss(0, 1), 8) for c in v])
-    return out
-
-
 def _falsify(pair: _Pair, tol: Fraction, samples: int, rng: random.Random,
             deadline: float | None = None) -> tuple[tuple | None, int]:
     """Exact evaluation at sample points, stopped at `deadline`; returns (confirmed witness or None, points tried)."""
@@ -205,8 +145,8 @@ def _falsify(pair: _Pair, tol: Fraction, samples: int, rng: random.Random,
         return None, 0
     a, b = pair.nets
     n = a.input_dim
-    pts = _random_points(n, samples, pair.box, rng)
-    verts = _first_layer_vertices(pair.nets, _VERTEX_BUDGET, rng, deadline)
+    pts = random_points(n, samples, pair.box, rng)
+    verts = first_layer_vertices(pair.nets, _VERTEX_BUDGET, rng, deadline)
     if pair.box:
         box = [pair.full_box[j] for j in pair.free]
         verts = [v for v in verts if all(lo <= c <= hi for c, (lo, hi) in zip(v, box))]

@@ -19,13 +19,14 @@ from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
 from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, Walk
-from .errors import BudgetExceeded
+from .errors import BudgetExceeded, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
 from .geometry import Evaluator, Line, geometric_grid, points_on_line, region_point
 from .network import Network
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
+from .probe_points import first_layer_vertices, random_points
 from .signs import solve_linear_exact, solve_signs, undetermined_columns
 
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
@@ -34,6 +35,7 @@ MAX_HIDDEN_LAYERS = 12
 MAX_ROUNDS = 4                 # restarts after new first-layer neurons or unexplained verification kinks
 VERIFY_LINES = 8
 VERIFY_POINTS = 256
+VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 
 
 @dataclass
@@ -93,8 +95,10 @@ def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None) -> Extr
         oracle.budget = cap if saved_budget is None else min(saved_budget, cap)
     try:
         with mpmath.workdps(oracle.dps):
-            run = Extraction(oracle, seed)
-            result = run.run()
+            result = Extraction(oracle, seed).run()
+    except Interrupted as e:
+        e.partial.wall_seconds = time.perf_counter() - start
+        raise
     finally:
         oracle.budget = saved_budget
     result.wall_seconds = time.perf_counter() - start
@@ -122,11 +126,17 @@ class Extraction:
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
+        """Run every stage; a budget running out or Ctrl-C ends in a partial result (the latter re-raised
+        as exactrev.Interrupted carrying it)."""
         try:
             self.run_layers()
         except BudgetExceeded as e:
             self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
                                       "reason": f"budget exhausted: {e}"})
+        except KeyboardInterrupt:
+            self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
+                                      "reason": f"interrupted (Ctrl-C) after {self.oracle.queries} queries"})
+            raise Interrupted(self.result()) from None
         return self.result()
 
     def run_layers(self) -> None:
@@ -215,11 +225,14 @@ class Extraction:
         return new
 
     def point_check(self, net: Network, search: FirstLayerSearch) -> Line | None:
-        """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32; a line
-        through the first point that disagrees (None if all agree)."""
+        """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32, as many
+        at scales up to 2^40, and the vertices of the recovered first-layer arrangement (where a neuron
+        active only on a small set peaks); a line through the first point that disagrees (None if all agree)."""
         n = self.oracle.input_dim
         pts = [[fmpq(self.rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)]
                for i in range(VERIFY_POINTS)]
+        pts += [_q(x) for x in random_points(n, VERIFY_POINTS, None, self.rng)
+                + first_layer_vertices([net], VERIFY_VERTICES, self.rng)]
         for x, y, mine in zip(pts, self.dev.points(pts), net.evaluate_batch(pts)):
             if [to_fmpq(v) for v in mine] != y:
                 return Line(tuple(self.ar.num(v) for v in x), search.random_line().d)

@@ -79,11 +79,14 @@ def test_check_prints_widths_and_parameter_count(run_cli, tmp_path: Path) -> Non
     assert r.returncode == 0 and "2-3-1" in r.stdout and "13 parameters" in r.stdout
 
 
-@pytest.mark.slow
-def test_demo_runs(run_cli, tmp_path: Path) -> None:
-    r = run_cli("demo", cwd=tmp_path, timeout=900)
-    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+def test_demo_extracts_and_certifies_and_writes_the_report(run_cli, tmp_path: Path) -> None:
+    """The first thing a new user runs: both networks complete, certified equivalent, report written."""
+    r = run_cli("demo", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("complete  equivalent") == 2
     assert "Traceback" not in r.stderr
+    assert (tmp_path / "exactrev-demo" / "boundaries-2-5-5-1.png").read_bytes()[:4] == b"\x89PNG"
+    assert "data:image/png;base64," in (tmp_path / "exactrev-demo" / "report-2-5-5-1.html").read_text()
 
 
 def _with(path: tuple, value) -> dict:

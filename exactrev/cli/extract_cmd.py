@@ -6,8 +6,8 @@ import argparse
 import json
 import time
 
-from ..errors import ExactrevError
-from ..extract import extract
+from ..errors import ExactrevError, Interrupted
+from ..extract import ExtractResult, extract
 from ..files import atomic_write_text
 from ..first_layer import extract_first_layer
 from ..netformat import network_to_json
@@ -42,10 +42,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     oracle = Oracle.from_network(target, args.oracle, dps=args.dps, budget=args.budget)
     if args.first_layer_only:
         return first_layer_only(oracle, args)
-    result = extract(oracle, seed=args.seed)
-    atomic_write_text(args.out, network_to_json(result.network))
-    if args.report:
-        atomic_write_text(args.report, json.dumps(result.to_report(), indent=1) + "\n")
+    try:
+        result = extract(oracle, seed=args.seed)
+    except Interrupted as e:
+        # Ctrl-C: what was found so far is a valid partial network and report; then exit 130 as usual.
+        write_outputs(e.partial, args)
+        raise
+    write_outputs(result, args)
     if not args.quiet:
         print(f"{args.target}: {result.status}, widths {'-'.join(map(str, result.widths))}, "
               f"{result.queries} queries, {result.wall_seconds:.2f} s -> {args.out}")
@@ -53,6 +56,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
             where = f"layer {u['layer']}" + (f", neuron {u['neuron']}" if u.get("neuron") is not None else "")
             print(f"  unidentified ({where}): {u['reason']}")
     return 0 if result.status == "complete" else 1
+
+
+def write_outputs(result: ExtractResult, args: argparse.Namespace) -> None:
+    """The recovered network to --out and the JSON report to --report (atomic writes)."""
+    atomic_write_text(args.out, network_to_json(result.network))
+    if args.report:
+        atomic_write_text(args.report, json.dumps(result.to_report(), indent=1) + "\n")
 
 
 def first_layer_only(oracle: Oracle, args: argparse.Namespace) -> int:

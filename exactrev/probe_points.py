@@ -1,0 +1,79 @@
+"""Exact probe points where two piecewise-linear functions are most likely to show a difference:
+random points at many scales (up to 2^40, for differences far from the origin) and the vertices of a
+first-layer hyperplane arrangement (where a deeper neuron active only on a small bounded set peaks).
+
+Used by certify (to falsify before enumerating) and by extraction (to check before saying "complete").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from fractions import Fraction
+from typing import Sequence
+
+from flint import fmpq, fmpq_mat
+
+from .network import Network
+
+
+def _dyadic(v: float, bits: int = 24) -> Fraction:
+    return Fraction(round(v * (1 << bits)), 1 << bits)
+
+
+def random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: random.Random) -> list[list[Fraction]]:
+    """Exact sample points: in the box (centre, corners, uniform), or Gaussian at scales 1 .. 2^40 over R^n."""
+    pts: list[list[Fraction]] = []
+    if box:
+        lo = [Fraction(int(l.p), int(l.q)) for l, _ in box]
+        hi = [Fraction(int(h.p), int(h.q)) for _, h in box]
+        pts.append([(u + v) / 2 for u, v in zip(lo, hi)])
+        if n <= 10:
+            pts.extend([list(c) for c in itertools.product(*zip(lo, hi))])
+        for _ in range(count):
+            pts.append([u + (v - u) * Fraction(rng.randint(0, 1 << 20), 1 << 20) for u, v in zip(lo, hi)])
+        return pts
+    scales = [Fraction(1 << e) for e in (0, 2, 5, 10, 20, 40)]
+    for i in range(count):
+        s = scales[i % len(scales)]
+        pts.append([_dyadic(rng.gauss(0, 1)) * s for _ in range(n)])
+    return pts
+
+
+def first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Random,
+                          deadline: float | None = None) -> list[list[Fraction]]:
+    """Exact vertices of the first-layer hyperplane arrangements (both networks together).
+
+    A deeper neuron that is active only on a small bounded set peaks at such a vertex, so exact
+    evaluation there (and just next to it) finds differences that random points miss.
+    """
+    n = nets[0].input_dim
+    planes = {}
+    for net in nets:
+        for w, b in zip(net.weights[0], net.biases[0]):
+            if any(w):
+                lead = abs(next(v for v in w if v))
+                planes.setdefault(tuple(v / lead for v in w), set()).add(b / lead)
+    rows = [(w, b) for w, bs in planes.items() for b in bs]
+    if len(rows) < n:
+        return []
+    total = math.comb(len(rows), n)
+    subsets = (itertools.combinations(range(len(rows)), n) if total <= budget
+               else (tuple(rng.sample(range(len(rows)), n)) for _ in range(budget)))
+    out = []
+    for subset in subsets:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        W = fmpq_mat([[fmpq(v.numerator, v.denominator) for v in rows[i][0]] for i in subset])
+        rhs = fmpq_mat([[fmpq(-rows[i][1].numerator, rows[i][1].denominator)] for i in subset])
+        try:
+            x = W.solve(rhs)
+        except ZeroDivisionError:
+            continue
+        v = [Fraction(int(x[i, 0].p), int(x[i, 0].q)) for i in range(n)]
+        out.append(v)
+        r = Fraction(1, 1 << 20) * (1 + max(abs(c) for c in v))
+        out.append([c + r * _dyadic(rng.gauss(0, 1), 8) for c in v])
+    return out
