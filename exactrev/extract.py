@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import mpmath
 from flint import fmpq
@@ -83,10 +83,12 @@ class ExtractResult:
         }
 
 
-def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None) -> ExtractResult:
+def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None,
+            progress: Callable[..., None] | None = None) -> ExtractResult:
     """Recover the whole network behind `oracle` (exactly for an exact oracle).
 
     `budget` caps the queries this call may use (on top of the oracle's own budget, if any).
+    `progress(stage=, layer=, neurons=, queries=)` is called as each stage starts (for progress bars).
     """
     start = time.perf_counter()
     saved_budget = oracle.budget
@@ -95,7 +97,7 @@ def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None) -> Extr
         oracle.budget = cap if saved_budget is None else min(saved_budget, cap)
     try:
         with mpmath.workdps(oracle.dps):
-            result = Extraction(oracle, seed).run()
+            result = Extraction(oracle, seed, progress).run()
     except Interrupted as e:
         e.partial.wall_seconds = time.perf_counter() - start
         raise
@@ -108,8 +110,9 @@ def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None) -> Extr
 class Extraction:
     """The whole pipeline's state: known layers, pending boundary points, per-layer statistics."""
 
-    def __init__(self, oracle: Oracle, seed: int) -> None:
+    def __init__(self, oracle: Oracle, seed: int, progress: Callable[..., None] | None = None) -> None:
         self.oracle = oracle
+        self.progress = progress
         self.seed = seed
         self.ar = Arith(oracle.arithmetic, oracle.dps)
         self.ev = Evaluator(oracle, self.ar)
@@ -141,6 +144,7 @@ class Extraction:
 
     def run_layers(self) -> None:
         search = FirstLayerSearch(self.ev, self.rng)
+        self.report("first layer (lines)")
         try:
             search.run()
         finally:
@@ -181,6 +185,7 @@ class Extraction:
                     anchors1.append((x, normal))
                 continue
             before = self.ev.queries
+            self.report("verifying")
             new = self.verification_points(search)
             self.stats[-1].queries += self.ev.queries - before
             if not new:
@@ -252,6 +257,12 @@ class Extraction:
         return Network([h[0] for h in hidden] + [out_w], [h[1] for h in hidden] + [out_b],
                        {"extracted_by": "exactrev", "seed": self.seed, "oracle": self.oracle.arithmetic})
 
+    def report(self, stage: str) -> None:
+        """Tell the progress callback (if any) which layer is being worked on and what is known so far."""
+        if self.progress is not None:
+            self.progress(stage=stage, layer=len(self.layers) + 1, neurons="-".join(str(len(l.rows)) for l in self.layers),
+                          queries=self.oracle.queries)
+
     def hidden_layers(self, points: Sequence[BoundaryPoint]) -> list | None:
         """Layers 2.. and the output; returns new first-layer hyperplanes if some walk proved one (restart)."""
         pending = [bp for bp in points if not any(v == 0 for v in
@@ -273,6 +284,7 @@ class Extraction:
 
     # ----------------------------------------------------- deeper layers
     def next_layer(self, pending: Sequence[BoundaryPoint]) -> list[BoundaryPoint] | Restart | None:
+        self.report("walking boundaries")
         """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on)."""
         k = len(self.layers) + 1
         known = PartialNetwork(self.oracle.input_dim, self.layers)

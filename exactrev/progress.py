@@ -19,7 +19,9 @@ class Bar:
         self._bar = None
         if enabled:
             from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+            # Open-ended work (extract, certify) shows elapsed time and the status fields only.
+            fmt = None if total is not None else "{desc} [{elapsed}]{postfix}"
+            self._bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True, bar_format=fmt)
 
     def step(self, status: str = "", n: int = 1) -> None:
         """Advance by n and show a short status."""

@@ -131,3 +131,13 @@ def test_point_check_finds_a_disagreement_and_a_line_through_it():
     assert run.point_check(net, search) is None
     line = run.point_check(other, search)
     assert line is not None and len(run.ev.on_line(line, [Fraction(0), Fraction(1)])) == 2
+
+
+def test_progress_callback_sees_each_stage_with_growing_query_counts():
+    """extract's progress hook (the CLI's progress bar) names the layer and counts queries."""
+    seen = []
+    net = random_network([3, 4, 3, 1], seed=5)
+    extract(Oracle.from_network(net), seed=0, progress=lambda **f: seen.append(f))
+    assert seen[0]["stage"] == "first layer (lines)" and seen[0]["layer"] == 1
+    assert any(f["stage"] == "walking boundaries" and f["layer"] == 2 for f in seen)
+    assert [f["queries"] for f in seen] == sorted(f["queries"] for f in seen)

@@ -13,6 +13,7 @@ from ..first_layer import extract_first_layer
 from ..netformat import network_to_json
 from ..numbers import format_rational
 from ..oracle import Oracle
+from ..progress import make_bar
 from .common import load_network
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--first-layer-only", action="store_true", help="only Algorithm 1: print the first-layer hyperplanes")
     p.add_argument("--out", help="write the recovered network here (required unless --first-layer-only)")
     p.add_argument("--report", help="write a JSON report here")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success (and no progress bar)")
     p.set_defaults(func=cmd_extract)
 
 
@@ -43,7 +44,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.first_layer_only:
         return first_layer_only(oracle, args)
     try:
-        result = extract(oracle, seed=args.seed)
+        with make_bar(total=None, desc="extract", quiet=args.quiet) as bar:
+            result = extract(oracle, seed=args.seed, progress=bar.status)
     except Interrupted as e:
         # Ctrl-C: what was found so far is a valid partial network and report; then exit 130 as usual.
         write_outputs(e.partial, args)
