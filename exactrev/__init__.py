@@ -16,7 +16,8 @@ from .oracle import Oracle
 from .random_net import random_network
 
 __all__ = [
-    "BudgetExceeded", "Certificate", "ExactrevError", "FormatError", "Interrupted", "Network", "Oracle", "OracleError",
-    "canonical_form", "certify", "check_assumptions", "degenerate", "extract_first_layer", "from_torch", "isomorphic", "load_target", "random_isomorphic_twin", "random_network",
+    "BudgetExceeded", "Certificate", "ExactrevError", "FormatError", "Interrupted", "Network", "Oracle",
+    "OracleError", "canonical_form", "certify", "check_assumptions", "degenerate", "extract",
+    "extract_first_layer", "from_torch", "isomorphic", "load_target", "random_isomorphic_twin", "random_network",
 ]
 __version__ = "0.1.0"
