@@ -10,15 +10,18 @@ Writes results/extract.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
-from pathlib import Path
 
 from exactrev import Oracle, canonical_form, extract, random_network
 from exactrev.random_net import parse_widths
+from results_table import write_results
 
-RESULTS = Path(__file__).parent / "results"
+COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("status", lambda r: r["status"]),
+           ("recovered", lambda r: r["recovered_widths"]), ("canonical =", lambda r: r["canonical_equal"]),
+           ("queries", lambda r: r["queries"]), ("log2 q", lambda r: r["log2_queries"]),
+           ("q / fdim", lambda r: r["queries_per_fdim"]), ("per layer", lambda r: r["per_layer_queries"]),
+           ("s", lambda r: r["seconds"])]
 DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
 
 
@@ -51,16 +54,7 @@ def main() -> None:
 
 
 def write(rows: list[dict]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "extract.json").write_text(json.dumps(rows, indent=1) + "\n")
-    lines = ["| network | seed | status | recovered | canonical = | queries | log2 q | q / fdim | per layer | s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['widths']} | {r['seed']} | {r['status']} | {r['recovered_widths']} | {r['canonical_equal']} | "
-                     f"{r['queries']} | {r['log2_queries']} | {r['queries_per_fdim']} | {r['per_layer_queries']} | "
-                     f"{r['seconds']} |")
-    (RESULTS / "extract.md").write_text("# Whole-network extraction (exact oracle)\n\n" + "\n".join(lines) + "\n")
-
+    write_results("extract", "# Whole-network extraction (exact oracle)", COLUMNS, rows)
 
 if __name__ == "__main__":
     main()

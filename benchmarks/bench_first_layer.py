@@ -10,15 +10,17 @@ used only to measure the error, never by the algorithm.  Writes results/first_la
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
-from pathlib import Path
 
 from exactrev import Oracle, extract_first_layer, random_network
 from exactrev.compare import hyperplane_error
+from results_table import write_results
 
-RESULTS = Path(__file__).parent / "results"
+COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("oracle", lambda r: r["oracle"]),
+           ("found/neurons", lambda r: f"{r['found']}/{r['neurons']}"), ("queries", lambda r: r["queries"]),
+           ("q/param", lambda r: r["queries_per_param"]), ("log10 error", lambda r: r["log10_error"]),
+           ("undecided", lambda r: r["undecided"]), ("s", lambda r: r["seconds"])]
 ISSUE_NETWORKS = ([10, 20, 20, 1], [10, 10, 10, 10, 1], [8, 16, 16, 3], [20, 40, 1])
 
 
@@ -51,15 +53,7 @@ def main() -> None:
             for mode in ("exact", "float", "mpmath"):
                 rows.append(run(widths, seed, mode))
                 print(rows[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "first_layer.json").write_text(json.dumps(rows, indent=1) + "\n")
-    lines = ["| network | seed | oracle | found/neurons | queries | q/param | log10 error | undecided | s |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['widths']} | {r['seed']} | {r['oracle']} | {r['found']}/{r['neurons']} | {r['queries']} | "
-                     f"{r['queries_per_param']} | {r['log10_error']} | {r['undecided']} | {r['seconds']} |")
-    (RESULTS / "first_layer.md").write_text("# Layer 1: queries and error\n\n" + "\n".join(lines) + "\n")
-
+    write_results("first_layer", "# Layer 1: queries and error", COLUMNS, rows)
 
 if __name__ == "__main__":
     main()

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import subprocess
 import time
 from pathlib import Path
 
 import exactrev as er
+from results_table import RESULTS, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run_one(widths: list[int], mode: str, seed: int) -> dict:
@@ -82,16 +81,12 @@ def main() -> None:
         for mode in ("exact", "float"):
             rows.append({"sweep": "depth", "size": d, **run_one([10] + [10] * d + [1], mode, args.seed)})
             print(rows[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
     meta = {"date": datetime.date.today().isoformat(), "commit": commit()}
-    (RESULTS / "scaling.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     keys = ["sweep", "size", "widths", "oracle", "params", "queries", "queries_per_param", "seconds", "status",
             "canonical_match"]
-    lines = [f"Scaling run {meta['date']}, commit {meta['commit']}", "", "| " + " | ".join(keys) + " |",
-             "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(f"{r[k]:.2f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |"
-              for r in rows]
-    (RESULTS / "scaling.md").write_text("\n".join(lines) + "\n")
+    columns = [(k, lambda r, k=k: f"{r[k]:.2f}" if isinstance(r[k], float) else r[k]) for k in keys]
+    write_results("scaling", f"Scaling run {meta['date']}, commit {meta['commit']}", columns, rows,
+                  payload={"meta": meta, "rows": rows})
     plot(rows, RESULTS / "scaling.png")
 
 
