@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
 from pathlib import Path
@@ -61,10 +62,8 @@ def read_safetensors(path: str | Path) -> Network:
     """A network from a .safetensors state dict of an nn.Sequential ("0.weight", "0.bias", "2.weight", ...)."""
     p = Path(path)
     safetensors = require("safetensors", f"reading {p}")
-    try:
-        import ml_dtypes  # noqa: F401  (registers bfloat16 with numpy, so such tensors can be read)
-    except ImportError:
-        pass
+    with contextlib.suppress(ImportError):   # ml_dtypes registers bfloat16 with numpy, so such tensors can be read
+        import ml_dtypes  # noqa: F401
     tensors = {}
     try:
         with safetensors.safe_open(str(p), framework="np") as f:
