@@ -9,6 +9,7 @@ extra points.  Budget exhaustion (exactrev.BudgetExceeded) ends in a partial res
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -18,14 +19,15 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, Walk
-from .errors import BudgetExceeded, Interrupted
+from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, SecondLayerNeuron, Walk
+from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
 from .geometry import Evaluator, Line, geometric_grid, points_on_line, region_point
 from .network import Network
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
+from .oracle_check import OracleCheck
 from .probe_points import first_layer_vertices, random_points
 from .signs import solve_linear_exact, solve_signs, undetermined_columns
 
@@ -44,6 +46,7 @@ class Restart:
 
     hyperplanes: list
 EXTRA_CHECK_POINTS = 6
+MAX_REPORTED_POINTS = 2000
 
 
 @dataclass
@@ -69,6 +72,7 @@ class ExtractResult:
     seed: int = 0
     wall_seconds: float = 0.0
     hyperplanes: list[tuple[list, Any]] = field(default_factory=list)
+    boundary_points: list[list[Any]] = field(default_factory=list)   # located points on boundaries (for plots)
 
     def to_report(self) -> dict:
         """The JSON-ready report of `exactrev extract --report` (numbers as "p/q" strings)."""
@@ -79,17 +83,25 @@ class ExtractResult:
                        for s in self.layers],
             "hyperplanes": [{"weights": [format_rational(v) for v in w], "bias": format_rational(b)}
                             for w, b in self.hyperplanes],
+            "boundary_points": [[format_rational(v) for v in x] for x in self.boundary_points],
             "network": self.network.to_dict(),
         }
 
 
-def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None,
+def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None, time_limit: float | None = None,
             progress: Callable[..., None] | None = None) -> ExtractResult:
     """Recover the whole network behind `oracle` (exactly for an exact oracle).
 
-    `budget` caps the queries this call may use (on top of the oracle's own budget, if any).
+    The oracle is checked first (exactrev.oracle_check: OracleError if it is not a fixed piecewise linear
+    function); the check's queries are asked again every RECHECK_EVERY queries and at the end (OracleError
+    if an answer changed).
+    `budget` caps the queries this call may use (on top of the oracle's own budget, if any); `time_limit`
+    (seconds) its time, checked before each batch of queries: past either, the result is partial.
     `progress(stage=, layer=, neurons=, queries=)` is called as each stage starts (for progress bars).
     """
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not time_limit > 0):
+        raise ExactrevError(f"extract: time_limit={time_limit!r} must be a positive number of seconds")
     start = time.perf_counter()
     saved_budget = oracle.budget
     if budget is not None:
@@ -97,7 +109,7 @@ def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None,
         oracle.budget = cap if saved_budget is None else min(saved_budget, cap)
     try:
         with mpmath.workdps(oracle.dps):
-            result = Extraction(oracle, seed, progress).run()
+            result = Extraction(oracle, seed, progress, time_limit=time_limit).run()
     except Interrupted as e:
         e.partial.wall_seconds = time.perf_counter() - start
         raise
@@ -110,13 +122,17 @@ def extract(oracle: Oracle, *, seed: int = 0, budget: int | None = None,
 class Extraction:
     """The whole pipeline's state: known layers, pending boundary points, per-layer statistics."""
 
-    def __init__(self, oracle: Oracle, seed: int, progress: Callable[..., None] | None = None) -> None:
+    def __init__(self, oracle: Oracle, seed: int, progress: Callable[..., None] | None = None, *,
+                 time_limit: float | None = None) -> None:
         self.oracle = oracle
         self.progress = progress
         self.seed = seed
+        self.time_limit = time_limit
+        self.check = OracleCheck(oracle, seed=seed)
+        guard = _Guard(self.check, None if time_limit is None else time.monotonic() + time_limit)
         self.ar = Arith(oracle.arithmetic, oracle.dps)
-        self.ev = Evaluator(oracle, self.ar)
-        self.dev = Evaluator(oracle, Arith("exact", fmpq_backend=True)) if self.ar.exact else self.ev
+        self.ev = _GuardedEvaluator(oracle, self.ar, guard)
+        self.dev = _GuardedEvaluator(oracle, Arith("exact", fmpq_backend=True), guard) if self.ar.exact else self.ev
         self.rng = random.Random(seed)
         self.start_queries = oracle.queries
         self.layers: list[KnownLayer] = []
@@ -129,13 +145,26 @@ class Extraction:
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
-        """Run every stage; a budget running out or Ctrl-C ends in a partial result (the latter re-raised
-        as exactrev.Interrupted carrying it)."""
+        """Check the oracle (exactrev.oracle_check; its queries are asked again as extraction goes on and at
+        the end: OracleError if an answer changed), then run every stage; a budget or the time limit running
+        out or Ctrl-C ends in a partial result (the latter re-raised as exactrev.Interrupted carrying it).
+        The check's queries count to the first layer, the final ones to the last."""
+        checked = 0
         try:
-            self.run_layers()
+            try:
+                checked = self.check.run()
+                self.run_layers()
+                _final_checks(self)
+            finally:
+                if self.stats:
+                    self.stats[0].queries += checked
         except BudgetExceeded as e:
             self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
                                       "reason": f"budget exhausted: {e}"})
+        except TimeLimitReached:
+            self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None, "reason":
+                                      f"time limit of {self.time_limit:g} s reached after "
+                                      f"{self.oracle.queries - self.start_queries} queries"})
         except KeyboardInterrupt:
             self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
                                       "reason": f"interrupted (Ctrl-C) after {self.oracle.queries} queries"})
@@ -294,7 +323,7 @@ class Extraction:
         origin: dict[int, BoundaryPoint] = {}
         leftover: list[BoundaryPoint] = []
         for bp in pending:
-            if any(self.on_walk(walker, w, bp) for w in walks):
+            if any(self.on_walk(walker, w, bp) or _explains(known, w, bp) for w in walks):
                 continue
             key = (signature, tuple(_q(bp.x)))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
@@ -335,26 +364,33 @@ class Extraction:
                 prev.rows[j] = [-v for v in prev.rows[j]]
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
-        rows = []
+        rows, notes = [], []
         for wi, w in enumerate(walks):
-            row = []
+            row, note = [], []
             for j, v in enumerate(w.weights):
                 if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
                         and inferred[(wi, j)] is not None:
                     v = inferred[(wi, j)] * signs[j]   # B_j never met, but j is active all along B_z
                 elif v is None:
-                    self.unidentified.append({"layer": k, "neuron": wi, "reason":
-                                              f"weight from layer-{k - 1} neuron {j} not determined: B_z never "
-                                              f"meets B_{j} ({w.reason or 'section 5.2'}) and neuron {j} is "
-                                              "inactive along B_z (section 5.2 case 1); set to 0"})
+                    note.append(f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
+                                f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 "
+                                "case 1); set to 0")
                     v = fmpq(0)
                 row.append(v)
             rows.append(row)
+            notes.append(note)
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
+        if k == 2:   # a deeper neuron's walk can look like a layer-2 one: its boundary must be where predicted
+            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, fmpq(0), b))
+                         for row, b in zip(rows, bias)]
+            leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
+            rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
         keep = _distinct_neurons(rows, bias)
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
+        self.unidentified += [{"layer": k, "neuron": z, "reason": reason}
+                              for z, i in enumerate(keep) for reason in notes[i]]
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
 
@@ -579,7 +615,15 @@ class Extraction:
             network=net, queries=self.oracle.queries - self.start_queries, widths=net.widths,
             status="complete" if not self.unidentified else "partial", unidentified=list(self.unidentified),
             layers=self.stats, oracle=self.oracle.arithmetic, seed=self.seed,
-            hyperplanes=list(first.hyperplanes) if first else [])
+            hyperplanes=list(first.hyperplanes) if first else [], boundary_points=self.boundary_points())
+
+    def boundary_points(self) -> list[list[fmpq]]:
+        """Every boundary point located exactly: layer-1 kinks, points left for deeper layers and the anchors of
+        the boundary walks (at most MAX_REPORTED_POINTS, in the order found)."""
+        first = self.first
+        points = [] if first is None else [_q(bp.x) for bp in first.hyperplane_points + first.deeper_points]
+        points += [a.x for w in self.walk_cache.values() for a in w.anchors]
+        return points[:MAX_REPORTED_POINTS]
 
 
 def _q(values) -> list[fmpq]:
@@ -613,6 +657,12 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
     return keep
 
 
+def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
+    """bp lies on B_z of a layer-2 walk that found every weight (see deeper_layers.SecondLayerNeuron)."""
+    neuron = SecondLayerNeuron.from_walk(known, walk)
+    return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
+
+
 def _proportional(a: Sequence[fmpq | None], b: Sequence[fmpq | None]) -> bool:
     """Equal up to a nonzero factor on the (at least two) entries both know."""
     pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
@@ -621,3 +671,76 @@ def _proportional(a: Sequence[fmpq | None], b: Sequence[fmpq | None]) -> bool:
         return False
     ratio = ref[1] / ref[0]
     return all(y == ratio * x for x, y in pairs)
+
+
+class TimeLimitReached(ExactrevError):
+    """extract's time limit passed (raised before a batch of queries; ends the extraction partial)."""
+
+
+RECHECK_EVERY = 1000           # queries between two re-asked queries of the oracle check
+
+
+class _Guard:
+    """Called before each batch of extraction's queries: raises TimeLimitReached once `deadline`
+    (time.monotonic) has passed, and every RECHECK_EVERY queries asks one of the oracle check's queries
+    again, in turn (OracleError if its answer changed: a drifting oracle stops early, not at the end)."""
+
+    def __init__(self, check: OracleCheck, deadline: float | None) -> None:
+        self.check = check
+        self.deadline = deadline
+        self.asked = 0
+
+    def __call__(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeLimitReached("time limit reached")
+        oracle, answers = self.check.oracle, self.check.answers
+        due = oracle.queries - self.check.answered_at >= (self.asked + 1) * RECHECK_EVERY
+        if answers and due and (oracle.remaining is None or oracle.remaining > len(answers)):
+            self.check.ask_again([self.asked % len(answers)])
+            self.asked += 1
+
+
+class _GuardedEvaluator(Evaluator):
+    """An Evaluator that calls `guard()` before each batch of queries (time limit, re-asked queries)."""
+
+    def __init__(self, oracle: Oracle, arith: Arith, guard: Callable[[], None]) -> None:
+        super().__init__(oracle, arith)
+        self.guard = guard
+
+    def points(self, xs: Sequence[Sequence[Any]]) -> list[list]:
+        if xs:
+            self.guard()
+        return super().points(xs)
+
+
+def _final_checks(run: Extraction) -> None:
+    """Ask the oracle check's queries again (if the budget allows): OracleError if an answer changed.
+    For a rounded oracle whose first-layer checks failed, say whether its precision is too low."""
+    before = run.oracle.queries
+    if run.oracle.remaining is None or run.oracle.remaining >= len(run.check.answers):
+        run.check.ask_again()
+    if run.stats:
+        run.stats[-1].queries += run.oracle.queries - before
+    failed = run.first is not None and (run.first.undecided or not run.first.hyperplanes)
+    note = _precision_note(run.ar, run.check.noise) if failed else None
+    if note is not None:
+        run.unidentified.append({"layer": 1, "neuron": None, "reason": note})
+
+
+def _precision_note(ar: Arith, noise: Any) -> str | None:
+    """A sentence saying the oracle's precision is too low, if the rounding OracleCheck saw in its answers
+    (`noise`, a relative error of slopes over a step of 2^-10) exceeds the tolerance of extraction's
+    checks (ar.rel); None otherwise.  The digits suggested make it fall below, as the tolerance tightens
+    with 2/3 of the bits while the rounding falls with all of them (plus a margin of 4 bits)."""
+    if ar.exact or noise is None or not noise > ar.rel:
+        return None
+    bits = ar.bits + 3 * math.log2(noise / ar.rel) + 4
+    digits = math.ceil(bits / math.log2(10))
+    seen = (f"slopes over a step of 2^-10 from its answers are uncertain by {float(noise):.1e} (relative; "
+            "measured from second differences where the oracle is linear), above the tolerance "
+            f"{float(ar.rel):.1e} of extraction's checks")
+    if ar.mode == "mpmath":
+        return (f"precision too low for the network: at dps={ar.dps} {seen}; use about dps={digits} or more "
+                "(unless the answers carry noise)")
+    return (f"precision too low for the network: with float64 answers {seen}; use an mpmath oracle with about "
+            f"dps={digits} or an exact one (unless the answers carry noise)")

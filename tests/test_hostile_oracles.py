@@ -2,8 +2,9 @@
 
 Each black box is a small network (3 inputs, 6 hidden neurons, 1 output) computed with something other
 than an exact ReLU: a smooth or leaky activation, max-pooling, noise, quantisation, drift between
-calls, broken answers, or too few digits.  The accepted outcomes are an OracleError naming the fault,
-or a "partial" result whose `.unidentified` says what could not be explained.
+calls, broken answers, or too few digits.  The accepted outcomes are an OracleError naming the fault
+(extract checks the oracle first, exactrev.oracle_check, and asks the check's queries again later), or a
+"partial" result whose `.unidentified` says what could not be explained.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from fractions import Fraction
 from typing import Callable
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from exactrev import BudgetExceeded, Oracle, OracleError, degenerate, extract, random_network
-from exactrev.oracle_check import check_oracle
+from exactrev import BudgetExceeded, Network, Oracle, OracleError, degenerate, extract, random_network
+from exactrev.oracle_check import EXACT_SCALES, JUMP_HALVINGS, check_oracle
 
 NET = random_network([3, 6, 1], seed=1)
 DEEP = random_network([4, 5, 4, 1], seed=2)
@@ -61,14 +63,14 @@ def softplus(z: float) -> float:
     return z if z > 30 else math.log1p(math.exp(z))
 
 
-def drifting() -> Callable:
-    """An exact ReLU network whose output moves by 2^-40 after 300 calls."""
+def drifting(after: int = 300) -> Callable:
+    """An exact ReLU network whose output moves by 2^-40 after `after` calls."""
     calls = [0]
 
     def fn(x):
         calls[0] += 1
         y = exact_net(x)
-        return [y[0] + (Fraction(1, 2 ** 40) if calls[0] > 300 else 0)]
+        return [y[0] + (Fraction(1, 2 ** 40) if calls[0] > after else 0)]
     return fn
 
 
@@ -80,33 +82,39 @@ def assert_diagnosed(result, *fragments: str) -> None:
     assert any(f in reasons for f in fragments), reasons
 
 
+def assert_named(oracle: Oracle, *fragments: str, **kwargs) -> None:
+    """extract(oracle) either raises an OracleError or ends partial, naming the fault either way."""
+    try:
+        result = extract(oracle, seed=0, **kwargs)
+    except OracleError as e:
+        assert any(f in str(e) for f in fragments), str(e)
+        return
+    assert_diagnosed(result, *fragments)
+
+
+NOT_PL = "the oracle is not piecewise linear: at 4 of 4 random points"
 FLOAT_BOXES = {
-    "tanh": (lambda x: float_net(x, math.tanh), ("Jacobian check failed", "no point near the middle lies away from kinks")),
-    "softplus": (lambda x: float_net(x, softplus), ("no point near the middle lies away from kinks", "looks affine")),
+    "tanh": (lambda x: float_net(x, math.tanh), (NOT_PL,)),
+    "softplus": (lambda x: float_net(x, softplus), (NOT_PL,)),
     "noise 1e-12": (lambda x: [v + hashed_noise(x, 1e-12) for v in float_net(x)], ("Jacobian check failed",)),
-    "noise 1e-6": (lambda x: [v + hashed_noise(x, 1e-6) for v in float_net(x)],
-                   ("no point near the middle lies away from kinks",)),
-    "noise 1e-3": (lambda x: [v + hashed_noise(x, 1e-3) for v in float_net(x)],
-                   ("no point near the middle lies away from kinks",)),
+    "noise 1e-6": (lambda x: [v + hashed_noise(x, 1e-6) for v in float_net(x)], (NOT_PL,)),
+    "noise 1e-3": (lambda x: [v + hashed_noise(x, 1e-3) for v in float_net(x)], (NOT_PL,)),
     "leaky relu": (lambda x: float_net(x, lambda z: z if z > 0 else 0.01 * z), ("exact mode only",)),
     "fresh noise per call": (lambda x: [v + random.Random().uniform(-1e-9, 1e-9) for v in float_net(x)],
-                             ("Jacobian check failed", "no point near the middle", "exact mode only")),
+                             ("answered the same query twice with different outputs",)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT_BOXES))
-def test_float_black_boxes_that_are_not_relu_networks_end_partial(name):
+def test_float_black_boxes_that_are_not_relu_networks_are_named(name):
     fn, fragments = FLOAT_BOXES[name]
-    result = extract(Oracle(fn, 3, 1, arithmetic="float"), seed=0, budget=20_000)
-    assert_diagnosed(result, *fragments)
+    assert_named(Oracle(fn, 3, 1, arithmetic="float"), *fragments, budget=20_000)
 
 
 @pytest.mark.parametrize("name, make, fragments", [
     ("leaky relu", lambda: lambda x: exact_net(x, lambda z: z if z > 0 else z / 100),
      ("signs: no sign vector", "not an affine function of relu")),
     ("max-pooling", lambda: maxpool, ("not an affine function of relu of the last hidden layer",)),
-    ("drift between calls", drifting, ("verification line shows the recovered network differs",
-                                       "not an affine function of relu")),
 ])
 def test_exact_piecewise_linear_impostors_end_partial(name, make, fragments):
     """Piecewise linear, but not the ReLU network it claims to be: the exact solves and checks refuse it."""
@@ -120,54 +128,39 @@ EXACT_NOT_PL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXACT_NOT_PL))
-def test_exact_oracles_that_are_not_piecewise_linear_never_complete(name):
-    result = extract(Oracle(EXACT_NOT_PL[name], 3, 1, arithmetic="exact"), seed=0, budget=400)
-    assert_diagnosed(result, "budget exhausted", "step limit", "Jacobian check failed", "looks affine")
+@pytest.mark.parametrize("name, fragment", [
+    ("tanh rounded to a Fraction", NOT_PL),
+    ("ReLU net plus 2^-60 noise", NOT_PL),
+    ("ReLU net quantised to 2^-10", "the oracle is not piecewise linear: it is locally constant at 4 of 4 random "
+                                    "points, yet its values differ"),
+])
+def test_exact_oracles_that_are_not_piecewise_linear_are_named(name, fragment):
+    oracle = Oracle(EXACT_NOT_PL[name], 3, 1, arithmetic="exact")
+    with pytest.raises(OracleError, match=fragment):
+        extract(oracle, seed=0, budget=400)
+    assert oracle.queries <= 100                         # named by the check, before the extraction proper
 
 
-NOT_CALLED = pytest.mark.xfail(strict=True, reason="gap in extract: an exact oracle that is not piecewise linear "
-                               "(smooth or noisy) is only stopped by the budget/step limit and no reason names the "
-                               "fault; fix: call exactrev.oracle_check.check_oracle(oracle, seed=seed) at the start "
-                               "of extract")
-UNDETECTED = pytest.mark.xfail(strict=True, reason="gap: outputs quantised on a grid are locally constant, so neither "
-                               "check_oracle nor extract names them (extract ends on the budget)")
-
-
-@pytest.mark.parametrize("name", [pytest.param("tanh rounded to a Fraction", marks=NOT_CALLED),
-                                  pytest.param("ReLU net plus 2^-60 noise", marks=NOT_CALLED),
-                                  pytest.param("ReLU net quantised to 2^-10", marks=UNDETECTED)])
-def test_exact_oracles_that_are_not_piecewise_linear_are_named(name):
-    try:
-        result = extract(Oracle(EXACT_NOT_PL[name], 3, 1, arithmetic="exact"), seed=0, budget=400)
-    except OracleError as e:
-        assert "piecewise linear" in str(e)
-        return
-    assert_diagnosed(result, "piecewise linear")
-
-
-@pytest.mark.xfail(strict=True, reason="gap in extract: an exact oracle whose answers change between calls ends "
-                   "partial with a symptom ('output is not an affine function ...'); no query is ever repeated, so "
-                   "nothing says the oracle is not a fixed function")
 def test_an_exact_oracle_that_changes_between_calls_is_named():
-    try:
-        result = extract(Oracle(drifting(), 3, 1, arithmetic="exact"), seed=0)
-    except OracleError as e:
-        assert "changed" in str(e)
-        return
-    assert_diagnosed(result, "changed")
+    """Drift that sets in after the check is seen when a checked query is asked again: every 1000 queries
+    (drift early on stops the extraction before its end) and at the end (drift in the last queries)."""
+    steady = Oracle(drifting(after=10 ** 9), 3, 1)
+    assert extract(steady, seed=0).status == "complete"
+    for after in (100, steady.queries - 100):
+        oracle = Oracle(drifting(after), 3, 1)
+        with pytest.raises(OracleError, match="answered the same query again .* its answers changed between calls"):
+            extract(oracle, seed=0)
+        if after == 100:
+            assert oracle.queries < steady.queries
 
 
-def test_mpmath_oracle_with_too_few_digits_ends_partial():
-    result = extract(Oracle.from_network(DEEP, "mpmath", dps=5), seed=0)
-    assert_diagnosed(result, "Jacobian check failed", "exact mode only")
-
-
-@pytest.mark.xfail(strict=True, reason="gap in extract: an mpmath oracle at dps=5 for a 24-bit network ends partial "
-                   "with 'Jacobian check failed' but no entry says the precision (dps) is too low for the network")
 def test_mpmath_oracle_with_too_few_digits_names_the_precision():
     result = extract(Oracle.from_network(DEEP, "mpmath", dps=5), seed=0)
-    assert_diagnosed(result, "precision", "digits", "dps")
+    assert_diagnosed(result, "Jacobian check failed")
+    assert_diagnosed(result, "precision too low for the network: at dps=5")
+    enough = extract(Oracle.from_network(DEEP, "mpmath", dps=30), seed=0)
+    assert not any("precision" in u["reason"] for u in enough.unidentified)
+    assert len(enough.hyperplanes) == len(DEEP.weights[0])
 
 
 def _raises(x):
@@ -249,6 +242,37 @@ def test_check_oracle_names_a_function_that_is_not_piecewise_linear(name, fn, ar
 def test_check_oracle_names_answers_that_change_between_calls():
     with pytest.raises(OracleError, match="answered the same query twice with different outputs"):
         check_oracle(Oracle(FLOAT_BOXES["fresh noise per call"][0], 3, 1, arithmetic="float"))
+
+
+@pytest.mark.parametrize("arithmetic, grid", [("exact", Fraction(1, 1024)), ("exact", 1), ("float", 1), ("mpmath", 1)])
+def test_check_oracle_names_outputs_quantised_on_a_grid(arithmetic, grid):
+    """Rounded to a grid, NET is constant near every point yet differs between points: a jump, not a slope."""
+    net = exact_net if arithmetic == "exact" else float_net
+
+    def fn(x):
+        return [round(v / grid) * grid for v in net(x)]
+    step = re.escape(f"{float(grid):.17g}")                # one grid step
+    with pytest.raises(OracleError, match=rf"locally constant at 4 of 4 random points, yet its values differ .* "
+                                          rf"jumps by \[-?{step}\], unchanged over the last"):
+        check_oracle(Oracle(fn, 3, 1, arithmetic=arithmetic, dps=30), seed=0)
+
+
+def ramp(width: Fraction) -> Network:
+    """x -> min(relu(x0 + x1 + x2), width): two flat levels joined by a ramp of the given width."""
+    return Network([[[Fraction(1)] * 3, [Fraction(1)] * 3], [[Fraction(1), Fraction(-1)]]],
+                   [[Fraction(0), -width], [Fraction(0)]])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), bits=st.integers(0, 24), arithmetic=st.sampled_from(["exact", "float"]))
+def test_check_oracle_accepts_a_network_that_is_flat_almost_everywhere(seed, bits, arithmetic):
+    """Flat at the random points with different values, but continuous: the bisection sees the ramp."""
+    check_oracle(Oracle.from_network(ramp(Fraction(1, 2 ** bits)), arithmetic), seed=seed)
+
+
+def test_the_jump_bisection_runs_on_a_flat_network_and_passes():
+    oracle = Oracle.from_network(ramp(Fraction(1, 2 ** 24)))
+    assert check_oracle(oracle, seed=1) == 2 * 4 + 2 * 4 * len(EXACT_SCALES) + JUMP_HALVINGS
 
 
 @settings(max_examples=10, deadline=None)

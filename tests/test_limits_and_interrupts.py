@@ -1,5 +1,6 @@
-"""Resource limits and Ctrl-C: certification ends "unknown" naming the limit; interrupted commands exit 130
-with one line on stderr, keep what was finished (sweep rows, the certify coverage) and leave no process behind."""
+"""Resource limits and Ctrl-C: certification ends "unknown" and extraction "partial" naming the limit;
+interrupted commands exit 130 with one line on stderr, keep what was finished (sweep rows, the certify
+coverage) and leave no process behind."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from exactrev import Network, canonical_form, certify, random_isomorphic_twin
-from exactrev import Interrupted
+from exactrev import (ExactrevError, Interrupted, Network, Oracle, canonical_form, certify, extract,
+                      random_isomorphic_twin, random_network)
+from exactrev.cli import main
 
 
 def sawtooth(depth: int) -> Network:
@@ -178,7 +180,6 @@ def test_ctrl_c_on_sweep_keeps_finished_rows_and_shuts_the_cluster_down(tmp_path
 
 
 def test_ctrl_c_during_extraction_carries_a_partial_result():
-    from exactrev import Oracle, extract, random_network
     net = random_network([3, 5, 4, 1], seed=0)
     calls = [0]
 
@@ -197,3 +198,46 @@ def test_ctrl_c_during_extraction_carries_a_partial_result():
         pytest.fail("extract did not re-raise the KeyboardInterrupt")
     assert result.status == "partial" and result.queries == 400   # the interrupted query was sent, so it counts
     assert any("interrupted" in u["reason"] for u in result.unidentified)
+
+
+@pytest.fixture(scope="module")
+def wide() -> Network:
+    """A target whose extraction takes minutes (see tests/test_extract.py::test_issue_networks)."""
+    return random_network([10, 20, 20, 1], seed=0)
+
+
+def test_extract_time_limit_ends_partial_naming_it(wide):
+    oracle = Oracle.from_network(wide)
+    result = extract(oracle, seed=0, time_limit=0.5)
+    assert result.status == "partial" and 0 < result.queries == oracle.queries
+    reason = f"time limit of 0.5 s reached after {result.queries} queries"
+    assert any(u["reason"] == reason for u in result.unidentified)
+    assert result.network.input_dim == 10 and result.network.output_dim == 1   # what was found so far, loadable
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), True, "1"])
+def test_extract_bad_time_limit_is_an_error(value):
+    with pytest.raises(ExactrevError, match=r"extract: time_limit=.* must be a positive number of seconds"):
+        extract(Oracle.from_network(sawtooth(2)), time_limit=value)
+
+
+def test_extract_cli_time_limit_exits_1_with_the_reason(wide, tmp_path, capsys):
+    wide.save(tmp_path / "t.json")
+    out, rep = tmp_path / "out.json", tmp_path / "rep.json"
+    assert main(["extract", str(tmp_path / "t.json"), "--out", str(out), "--report", str(rep),
+                 "--time-limit", "0.5"]) == 1
+    report = json.loads(rep.read_text())
+    assert report["status"] == "partial" and Network.load(out).input_dim == 10
+    assert any(u["reason"].startswith("time limit of 0.5 s reached") for u in report["unidentified"])
+    assert "time limit of 0.5 s reached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, needle", [(["--time-limit", "0"], "--time-limit 0.0: must be positive"),
+                                           (["--time-limit", "nan"], "--time-limit nan: must be positive"),
+                                           (["--time-limit", "1", "--first-layer-only"],
+                                            "--time-limit applies to the whole extraction, not to --first-layer-only")])
+def test_extract_cli_bad_time_limit_exits_2(flags, needle, tmp_path, capsys):
+    sawtooth(2).save(tmp_path / "t.json")
+    assert main(["extract", str(tmp_path / "t.json"), "--out", str(tmp_path / "o.json"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and not (tmp_path / "o.json").exists()

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dps", type=int, default=50, help="decimal digits of the mpmath oracle (default 50)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=None, help="maximum number of queries (partial result beyond)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="maximum time of the extraction, checked between batches of queries (partial result beyond)")
     p.add_argument("--first-layer-only", action="store_true", help="only Algorithm 1: print the first-layer hyperplanes")
     p.add_argument("--out", help="write the recovered network here (required unless --first-layer-only)")
     p.add_argument("--report", help="write a JSON report here")
@@ -37,6 +39,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise ExactrevError(f"--dps {args.dps}: must be a positive integer")
     if args.budget is not None and args.budget < 0:
         raise ExactrevError(f"--budget {args.budget}: must be a non-negative integer")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ExactrevError(f"--time-limit {args.time_limit}: must be positive")
+    if args.time_limit is not None and args.first_layer_only:
+        raise ExactrevError("--time-limit applies to the whole extraction, not to --first-layer-only")
     if not args.first_layer_only and not args.out:
         raise ExactrevError("--out FILE is required (or use --first-layer-only)")
     target = load_network(args.target)
@@ -45,7 +51,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return first_layer_only(oracle, args)
     try:
         with make_bar(total=None, desc="extract", quiet=args.quiet) as bar:
-            result = extract(oracle, seed=args.seed, progress=bar.status)
+            result = extract(oracle, seed=args.seed, time_limit=args.time_limit, progress=bar.status)
     except Interrupted as e:
         # Ctrl-C: what was found so far is a valid partial network and report; then exit 130 as usual.
         write_outputs(e.partial, args)
