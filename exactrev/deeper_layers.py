@@ -19,6 +19,7 @@ layer k are then solved from the walk points (exactrev.signs).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -30,6 +31,8 @@ from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 
 Vec = list
+CONFIRM_POINTS = 6              # predicted far points of a layer-2 boundary probed before it is believed
+CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
 
@@ -125,6 +128,63 @@ class Walk:
     regions: list[tuple] = field(default_factory=list)
 
 
+class SecondLayerNeuron:
+    """A layer-2 neuron as a walk found it: z(x) = a.x + c + sum_j W_zj relu(h_j(x)) on the walk's scale, with
+    h_j the layer-1 preactivations as found (sign unknown) and W_zj the jump of grad z across B_j towards
+    increasing h_j (whatever h_j's sign: relu(-h) = relu(h) - h, the difference is in a and c)."""
+
+    def __init__(self, rows: Sequence[Sequence[Q]], bias: Sequence[Q], weights: Sequence[Q],
+                 a: Sequence[Q] | Q, c: Q) -> None:
+        self.rows, self.bias, self.weights = rows, bias, list(weights)
+        self.a = list(a) if isinstance(a, (list, tuple)) else [a] * len(rows[0])
+        self.c = c
+
+    @classmethod
+    def from_walk(cls, known: "PartialNetwork", walk: "Walk") -> "SecondLayerNeuron | None":
+        """The neuron, if the known layers are layer 1 only, the walk found every weight and the formula
+        reproduces every anchor's gradient (None otherwise)."""
+        if len(known.layers) != 1 or any(v is None for v in walk.weights):
+            return None
+        layer = known.layers[0]
+        anchor = walk.anchors[0]
+        neuron = cls(layer.rows, layer.bias, walk.weights, fmpq(0), fmpq(0))
+        value, grad = neuron.relu_part(anchor.x)
+        neuron.a = [g - r for g, r in zip(anchor.grad, grad)]
+        neuron.c = -dot(neuron.a, anchor.x) - value
+        if any(neuron.value_grad(an.x)[1] != an.grad for an in walk.anchors[1:]):
+            return None
+        return neuron
+
+    def relu_part(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
+        value, grad = fmpq(0), [fmpq(0)] * len(x)
+        for wz, row, b in zip(self.weights, self.rows, self.bias):
+            h = dot(row, x) + b
+            if h > 0:
+                value += wz * h
+                grad = [g + wz * r for g, r in zip(grad, row)]
+        return value, grad
+
+    def value_grad(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
+        """z(x) and grad z(x) (one-sided on a layer-1 boundary: the side where every h_j <= 0 stays off)."""
+        value, grad = self.relu_part(x)
+        return dot(self.a, x) + self.c + value, [ai + gi for ai, gi in zip(self.a, grad)]
+
+    def on_boundary(self, x: Sequence[Q], normal: Sequence[Q]) -> bool:
+        """z(x) == 0 and grad z(x) is parallel to `normal`."""
+        value, g = self.value_grad(x)
+        return value == 0 and all(gi * normal[j] == g[j] * ni for gi, ni in zip(g, normal) for j in range(len(g)))
+
+    def zeros_on_line(self, p: Sequence[Q], d: Sequence[Q], lo: Q, hi: Q) -> list[list[Q]]:
+        """The points p + t d, lo < t < hi, where z changes sign (exact: z is affine between consecutive
+        crossings of layer-1 boundaries)."""
+        rates = [dot(row, d) for row in self.rows]
+        inner = {-(dot(row, p) + b) / r for row, b, r in zip(self.rows, self.bias, rates) if r != 0}
+        knots = [lo] + sorted(t for t in inner if lo < t < hi) + [hi]
+        at = [self.value_grad([pi + t * di for pi, di in zip(p, d)])[0] for t in knots]
+        return [[pi + (u + (v - u) * zu / (zu - zv)) * di for pi, di in zip(p, d)]
+                for u, v, zu, zv in zip(knots, knots[1:], at, at[1:]) if zu * zv < 0]
+
+
 class BoundaryWalker:
     """Walks boundaries B_z of candidate layer-k neurons using a known partial network (exact mode)."""
 
@@ -139,7 +199,8 @@ class BoundaryWalker:
         """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop)."""
         start_q = self.ev.queries
         width = len(self.known.layers[self.k1].rows)
-        max_steps = max_steps or 5 * width + 20
+        known_neurons = sum(len(layer.rows) for layer in self.known.layers)   # boundaries the walk may cross
+        max_steps = max_steps or 5 * known_neurons + 20
         x = [to_fmpq(v) for v in x]
         anchors = [Anchor(x, [to_fmpq(v) for v in normal])]
         weights: list[Q | None] = [None] * width
@@ -152,7 +213,7 @@ class BoundaryWalker:
             missing = [j for j in range(width) if weights[j] is None]
             if not missing:
                 break
-            if stale > width + 6:
+            if stale > known_neurons + 6:
                 reason = f"no new boundary reached in {stale} crossings"
                 break
             anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
@@ -188,6 +249,29 @@ class BoundaryWalker:
             status = "failed"
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
+
+    def confirms(self, neuron: SecondLayerNeuron, points: int = CONFIRM_POINTS) -> bool:
+        """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
+        boxes of half-width 1..8) show a kink exactly there: at least one of `points` probes must be "on".
+        A deeper neuron's walk stays in one region of the layers between, where its B_z looks like a
+        layer-2 boundary; its formula predicts B_z elsewhere wrongly, and no probe lands exactly on a kink."""
+        n = self.known.n_in
+        verdicts = []
+        for i in range(4 * points):
+            if points == 0:
+                break
+            scale = 2 ** (i % 4)
+            p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+            d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
+            for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
+                _, grad = neuron.value_grad(x)
+                room = min((abs(dot(row, x) + b) / max_abs(row) for row, b in zip(neuron.rows, neuron.bias)
+                            if any(row)), default=fmpq(1))
+                if room == 0 or not any(grad):
+                    continue
+                verdicts.append(self.probe(x, grad, room / (8 * n)))
+                points -= 1
+        return 2 * verdicts.count("on") > len(verdicts) > 0
 
     def region_key(self, x: Sequence[Q]) -> tuple:
         """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
@@ -262,7 +346,7 @@ class BoundaryWalker:
             if self.verify_plane(q, v, eps, G, g, G2, probe_step):
                 crossed = idx if layer == self.k1 else None
                 sigma = 1 if dot(g, v) > 0 else -1
-                return ("ok", (Anchor(self.centre(q, x2), G2), crossed, sigma * lam))
+                return ("ok", (Anchor(self.centre(q, x2, G2), G2), crossed, sigma * lam))
         # no continuation: was B_z already bent before q?  probe the old plane just before q
         back = [qi - eps * vi for qi, vi in zip(q, v)]
         verdict = self.probe(back, G, probe_step)
@@ -270,13 +354,39 @@ class BoundaryWalker:
             return ("deeper", f"B_z bends before reaching a known boundary (layer {layer + 1}, neuron {idx})")
         return ("fail", "no continuation of B_z found beyond a known boundary")
 
-    def centre(self, q: Sequence[Q], x2: Sequence[Q]) -> list[Q]:
-        """A point of B_z's new piece well inside its region: halfway from x2 to the region's edge along x2 - q."""
+    def centre(self, q: Sequence[Q], x2: Sequence[Q], normal: Sequence[Q]) -> list[Q]:
+        """A point of B_z's new piece well inside its region: halfway from x2 to the region's edge along x2 - q,
+        moved to a nearby point of the piece with short coordinates (see `simplify`), and probed: B_z must have
+        its kink exactly there (B_z of a deeper neuron may bend, or z fall silent, inside the known region).
+        Points closer to x2 are tried next; x2 itself (a verified kink) is the last resort."""
         u = [a - b for a, b in zip(x2, q)]
         found = self.known.first_crossing(x2, u)
-        if found is None:
-            return [a + b for a, b in zip(x2, u)]
-        return [a + found[0] / 2 * b for a, b in zip(x2, u)]
+        reach = fmpq(1) if found is None else found[0] / 2
+        probe_step = max_abs(u) / 2 ** 10
+        for _ in range(CENTRE_TRIES):
+            y = self.simplify([a + reach * b for a, b in zip(x2, u)], normal)
+            if self.probe(y, normal, probe_step) == "on":
+                return y
+            reach /= 8
+        return list(x2)
+
+    def simplify(self, x: list[Q], normal: Sequence[Q]) -> list[Q]:
+        """A point of the plane normal.(y - x) = 0 in x's region of the known layers whose coordinates are
+        dyadic but one (solved exactly to stay on the plane).  Exact points along a walk would otherwise
+        grow by hundreds of bits per step; this keeps every step's arithmetic and queries small.
+        The region is checked exactly; x itself is returned if the rounded point leaves it."""
+        local = self.known.local_mats(x)
+        vals = [v for layer_vals, _ in local for v in layer_vals]
+        grads = [row for _, jh in local for row in jh.tolist()]
+        margin = min((abs(float(v)) / (1 + float(max_abs(g))) for v, g in zip(vals, grads)), default=1.0)
+        if margin <= 0:
+            return x
+        pivot = max(range(len(normal)), key=lambda i: abs(normal[i]))
+        ratio = float(sum(abs(v) for v in normal) / abs(normal[pivot]))
+        bits = max(0, math.ceil(-math.log2(margin / (8 * (ratio + len(x))))))
+        y = [v if i == pivot else fmpq(int((v * 2 ** bits + fmpq(1, 2)).floor()), 2 ** bits) for i, v in enumerate(x)]
+        y[pivot] = x[pivot] - sum((normal[i] * (y[i] - x[i]) for i in range(len(x)) if i != pivot), fmpq(0)) / normal[pivot]
+        return y if self.region_key(y) == self.region_key(x) and not self.known.on_known_boundary(y) else x
 
     def verify_plane(self, q, v, eps, G, g, G2, probe_step) -> bool:
         """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there."""

@@ -12,6 +12,7 @@ import html
 import io
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -117,7 +118,8 @@ def render_figures(report: dict) -> list[tuple[str, bytes]]:
         panels = [(target, "target network"), (recovered, "recovered network")] if target else [(recovered, "recovered network")]
         fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5))
         for ax, (net, title) in zip(np.atleast_1d(axes), panels):
-            draw_boundaries(ax, net, report.get("boundary_points", []), title=title)
+            points = [[float(Fraction(v)) for v in x] for x in report.get("boundary_points", [])]
+            draw_boundaries(ax, net, points, title=title)
         figures.append(("Boundaries between linear regions (layer 1 blue, layer 2 red), as in Fig. 1 of the paper.",
                         _png(fig)))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
