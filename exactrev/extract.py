@@ -386,6 +386,10 @@ class Extraction:
                          for row, b in zip(rows, bias)]
             leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
             rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
+            if not rows:
+                self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
+                                          "boundary far from the walk (deeper neurons or invisible boundaries)"})
+                return None
         keep = _distinct_neurons(rows, bias)
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
