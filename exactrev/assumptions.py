@@ -94,21 +94,24 @@ def _listing(items: list[str]) -> str:
 # ------------------------------------------------------------------ structural checks (exact, cheap)
 def _zero_rows(net: Network) -> Check:
     items = [_name(k, j) for k, w in enumerate(net.weights[:-1]) for j, row in enumerate(w) if not any(row)]
-    if items:
-        return Check("zero_rows", "no hidden neuron with all-zero incoming weights", "fails",
-                     f"constant neurons (their ReLU is a constant): {_listing(items)}", items)
-    return Check("zero_rows", "no hidden neuron with all-zero incoming weights", "holds",
-                 "every hidden neuron has a nonzero incoming weight")
+    return _listed_check("zero_rows", "no hidden neuron with all-zero incoming weights", items,
+                         "constant neurons (their ReLU is a constant): ",
+                         "every hidden neuron has a nonzero incoming weight")
 
 
 def _zero_columns(net: Network) -> Check:
     items = [_name(k, j) for k in range(len(net.weights) - 1) for j in range(len(net.weights[k]))
              if not any(row[j] for row in net.weights[k + 1])]
+    return _listed_check("zero_columns", "no hidden neuron with all-zero outgoing weights", items,
+                         "neurons with no effect on the output: ",
+                         "every hidden neuron has a nonzero outgoing weight")
+
+
+def _listed_check(name: str, title: str, items: list, failing: str, holding: str) -> Check:
+    """"fails" with `failing` followed by the listed items when there are any, else "holds" with `holding`."""
     if items:
-        return Check("zero_columns", "no hidden neuron with all-zero outgoing weights", "fails",
-                     f"neurons with no effect on the output: {_listing(items)}", items)
-    return Check("zero_columns", "no hidden neuron with all-zero outgoing weights", "holds",
-                 "every hidden neuron has a nonzero outgoing weight")
+        return Check(name, title, "fails", failing + _listing(items), items)
+    return Check(name, title, "holds", holding)
 
 
 def _duplicates(net: Network) -> Check:
@@ -126,11 +129,8 @@ def _duplicates(net: Network) -> Check:
                 if other_key in seen:
                     items.append(f"{_name(k, seen[other_key])} and {_name(k, j)} ({kind}, same boundary)")
             seen.setdefault(key, j)
-    if items:
-        return Check("duplicate_neurons", "no duplicate or parallel neurons in a layer", "fails",
-                     _listing(items), items)
-    return Check("duplicate_neurons", "no duplicate or parallel neurons in a layer", "holds",
-                 "no two neurons of a layer have parallel (weights, bias) rows")
+    return _listed_check("duplicate_neurons", "no duplicate or parallel neurons in a layer", items, "",
+                         "no two neurons of a layer have parallel (weights, bias) rows")
 
 
 def _general_position(net: Network, rng: random.Random) -> Check:
