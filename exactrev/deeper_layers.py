@@ -133,11 +133,11 @@ class SecondLayerNeuron:
     h_j the layer-1 preactivations as found (sign unknown) and W_zj the jump of grad z across B_j towards
     increasing h_j (whatever h_j's sign: relu(-h) = relu(h) - h, the difference is in a and c)."""
 
-    def __init__(self, rows: Sequence[Sequence[Q]], bias: Sequence[Q], weights: Sequence[Q],
-                 a: Sequence[Q] | Q, c: Q) -> None:
+    def __init__(self, rows: Sequence[Sequence[Q]], bias: Sequence[Q], weights: Sequence[Q], c: Q,
+                 a: Sequence[Q] | None = None) -> None:
         self.rows, self.bias, self.weights = rows, bias, list(weights)
-        self.a = list(a) if isinstance(a, (list, tuple)) else [a] * len(rows[0])
         self.c = c
+        self.a = list(a) if a is not None else [fmpq(0)] * len(rows[0])
 
     @classmethod
     def from_walk(cls, known: "PartialNetwork", walk: "Walk") -> "SecondLayerNeuron | None":
@@ -147,27 +147,22 @@ class SecondLayerNeuron:
             return None
         layer = known.layers[0]
         anchor = walk.anchors[0]
-        neuron = cls(layer.rows, layer.bias, walk.weights, fmpq(0), fmpq(0))
-        value, grad = neuron.relu_part(anchor.x)
-        neuron.a = [g - r for g, r in zip(anchor.grad, grad)]
-        neuron.c = -dot(neuron.a, anchor.x) - value
+        value, grad = cls(layer.rows, layer.bias, walk.weights, fmpq(0)).value_grad(anchor.x)   # the relu part
+        a = [g - r for g, r in zip(anchor.grad, grad)]
+        neuron = cls(layer.rows, layer.bias, walk.weights, -dot(a, anchor.x) - value, a)
         if any(neuron.value_grad(an.x)[1] != an.grad for an in walk.anchors[1:]):
             return None
         return neuron
 
-    def relu_part(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
-        value, grad = fmpq(0), [fmpq(0)] * len(x)
+    def value_grad(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
+        """z(x) and grad z(x) (one-sided on a layer-1 boundary: the side where every h_j <= 0 stays off)."""
+        value, grad = dot(self.a, x) + self.c, list(self.a)
         for wz, row, b in zip(self.weights, self.rows, self.bias):
             h = dot(row, x) + b
             if h > 0:
                 value += wz * h
                 grad = [g + wz * r for g, r in zip(grad, row)]
         return value, grad
-
-    def value_grad(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
-        """z(x) and grad z(x) (one-sided on a layer-1 boundary: the side where every h_j <= 0 stays off)."""
-        value, grad = self.relu_part(x)
-        return dot(self.a, x) + self.c + value, [ai + gi for ai, gi in zip(self.a, grad)]
 
     def on_boundary(self, x: Sequence[Q], normal: Sequence[Q]) -> bool:
         """z(x) == 0 and grad z(x) is parallel to `normal`."""
@@ -252,13 +247,14 @@ class BoundaryWalker:
 
     def confirms(self, neuron: SecondLayerNeuron, points: int = CONFIRM_POINTS) -> bool:
         """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
-        boxes of half-width 1..8) show a kink exactly there: at least one of `points` probes must be "on".
+        boxes of half-width 1..8) show a kink exactly there: more than half of `points` probes must be "on"
+        (a true layer-2 boundary may be silent where nothing downstream sees it).
         A deeper neuron's walk stays in one region of the layers between, where its B_z looks like a
         layer-2 boundary; its formula predicts B_z elsewhere wrongly, and no probe lands exactly on a kink."""
         n = self.known.n_in
-        verdicts = []
+        verdicts: list[str] = []
         for i in range(4 * points):
-            if points == 0:
+            if len(verdicts) == points:
                 break
             scale = 2 ** (i % 4)
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
@@ -270,7 +266,6 @@ class BoundaryWalker:
                 if room == 0 or not any(grad):
                     continue
                 verdicts.append(self.probe(x, grad, room / (8 * n)))
-                points -= 1
         return 2 * verdicts.count("on") > len(verdicts) > 0
 
     def region_key(self, x: Sequence[Q]) -> tuple:
@@ -386,7 +381,9 @@ class BoundaryWalker:
         bits = max(0, math.ceil(-math.log2(margin / (8 * (ratio + len(x))))))
         y = [v if i == pivot else fmpq(int((v * 2 ** bits + fmpq(1, 2)).floor()), 2 ** bits) for i, v in enumerate(x)]
         y[pivot] = x[pivot] - sum((normal[i] * (y[i] - x[i]) for i in range(len(x)) if i != pivot), fmpq(0)) / normal[pivot]
-        return y if self.region_key(y) == self.region_key(x) and not self.known.on_known_boundary(y) else x
+        y_vals = [v for layer_vals, _ in self.known.local_mats(y) for v in layer_vals]
+        same_region = all(v != 0 and (v > 0) == (u > 0) for u, v in zip(vals, y_vals))
+        return y if same_region else x
 
     def verify_plane(self, q, v, eps, G, g, G2, probe_step) -> bool:
         """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there."""

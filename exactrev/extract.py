@@ -382,7 +382,7 @@ class Extraction:
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
         if k == 2:   # a deeper neuron's walk can look like a layer-2 one: its boundary must be where predicted
-            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, fmpq(0), b))
+            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, b))
                          for row, b in zip(rows, bias)]
             leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
             rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
