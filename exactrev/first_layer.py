@@ -19,11 +19,12 @@ plane explains (n.x + b == 0, exactly in exact mode; accepted hyperplanes and pl
 measured, and across a kink on an accepted hyperplane the jump is known, outer(slope jump / (n.d), n),
 so one measured region serves each run of regions joined by such kinks.  Later lines also get their
 known kinks predicted (geometry.points_on_line's `expected`): ~2 queries each instead of ~7.
-TestHyperplane: far from the kink on both sides along a random direction within the plane, a short
-segment along the normal must have its kink exactly on the plane; a bent boundary fails.  A probe costs
-3 queries when it sees no kink and 4 otherwise, so 8 per accepted plane and 6 for most rejected ones.
+TestHyperplane: far from the kink (2**30 |x| exact, 2**9 |x| with rounding) on both sides along a random
+direction within the plane (two directions with rounding), a short segment along the normal must have its
+kink exactly on the plane; a bent boundary fails.  A probe costs 3 queries when it sees no kink and 4
+otherwise, so 8 per accepted plane (16 with rounding) and 6 for most rejected ones.
 With a rounding oracle an accepted plane is refitted through n_in + 1 located kinks on it: the kink on
-the line (relocated from long chords, 4 queries), TestHyperplane's two and one far kink (4 queries) per
+the line (relocated from long chords, 4 queries), TestHyperplane's four and one far kink (4 queries) per
 further direction of an orthogonal basis of the plane.  Far-apart points cancel the rounding that the
 Jacobian differences suffer: float64 errors ~1e-13.5 instead of ~1e-11 (benchmarks/results/first_layer.md),
 for ~4 n_in more queries per neuron (`refine=False` skips it).
@@ -55,8 +56,9 @@ Number = Any
 LINE_HALF_LENGTH = 2 ** 12
 GRID_HALF = 2 ** 5            # the search starts split at 0, +-2**-2 .. +-2**4, where the kinks crowd
 MAX_LINES = 8
-PROBE_BITS = 9                # probes 2**9..2**11 times the scale of x away from it
-TEST_DIRECTIONS = (2, 4)      # TestHyperplane tries 2 directions, 4 if a probe saw a kink on the plane
+PROBE_BITS = {True: 30, False: 9}        # exact / rounding: probes 2**bits..2**(bits+2) times |x| away
+CONFIRMING_DIRECTIONS = {True: 1, False: 2}   # TestHyperplane: directions seen "on" on both sides
+TEST_DIRECTIONS = (2, 5)      # of the 2 directions tried, or 5 if a probe saw a kink on the plane
 
 
 @dataclass
@@ -294,19 +296,25 @@ class FirstLayerSearch:
         return self.ar.same_vec(va, vb) or self.ar.same_vec(va, [-v for v in vb])
 
     def test_hyperplane(self, bp: BoundaryPoint) -> tuple[list[list] | None, bool]:
-        """TestHyperplane: for a random direction u in the plane, probes at x + D u and x - D' u both see
-        a kink exactly on the plane.  Returns those two kink points (None: not accepted) and whether a probe
-        saw a kink off the plane (the boundary bends; otherwise the plane may just be unseen far away, and
-        a later line crossing it tests it again from there).
+        """TestHyperplane: for random directions u in the plane, probes at x + D u and x - D' u all see a
+        kink exactly on the plane.  Returns those kink points (None: not accepted) and whether a probe saw a
+        kink off the plane (the boundary bends; otherwise the plane may just be unseen far away, and a later
+        line crossing it tests it again from there).
 
-        D ~ 2**9..2**11 times the scale of x; two directions are tried, two more if a probe saw a kink on
-        the plane (one side of a narrow network may hide it).  A bent boundary's flat piece would have to
-        contain a long segment through x in both directions (nearer probes would not do: with a first layer
-        of two or three neurons a deeper boundary's flat piece often reaches 2**5 times the scale of x).
+        A bent boundary's flat piece would have to contain a long segment through x in both directions
+        (nearer probes would not do: with a first layer of two or three neurons a deeper boundary's flat
+        piece often reaches 2**5 times the scale of x).  It is flat on the whole region of its activation
+        pattern, so a u nearly parallel to the planes bounding that region stays inside it: probability
+        ~ |x| / D (seed 1000, 8-2-4-3-2, fooled one direction at D ~ 2**10 |x|).  Exact mode therefore
+        probes at D ~ 2**30..2**32 |x| (exact numbers do not mind), along one direction; with rounding D
+        stays ~ 2**9..2**11 |x| and two independent directions must agree (their four points also serve
+        the refit, see `refined`).
         A kink found near a probe point but not on the plane rejects at once; no kink at all (a part of
-        the hyperplane that nothing downstream sees) only moves on to the next direction.
+        the hyperplane that nothing downstream sees) only moves on to the next direction: TEST_DIRECTIONS[0]
+        directions are tried, TEST_DIRECTIONS[1] if a probe saw a kink on the plane (one side of a narrow
+        network may hide it).
         """
-        seen = False
+        seen, far = False, []
         for k in range(TEST_DIRECTIONS[1]):
             if k == TEST_DIRECTIONS[0] and not seen:
                 break
@@ -317,10 +325,12 @@ class FirstLayerSearch:
             if first == "on":
                 seen = True
                 second, q = self.probe(bp, [-c for c in u])
-                if second == "on":
-                    return [p, q], False
                 if second == "off":
                     return None, True
+                if second == "on":
+                    far += [p, q]
+                    if len(far) == 2 * CONFIRMING_DIRECTIONS[self.ar.exact]:
+                        return far, False
         return None, False
 
     def direction_in_plane(self, bp: BoundaryPoint) -> list[Number]:
@@ -342,7 +352,7 @@ class FirstLayerSearch:
         the outputs), a kink elsewhere nearby ("off") or none ("silent": three collinear outputs, 3
         queries; otherwise 4)."""
         w = list(bp.normal)
-        dist = self.ar.num(self.rng.randint(256, 1024)) * 2 ** (PROBE_BITS - 8) * (1 + max_abs(bp.x))
+        dist = self.ar.num(self.rng.randint(256, 1024)) * 2 ** (PROBE_BITS[self.ar.exact] - 8) * (1 + max_abs(bp.x))
         q = [xi + dist * ui for xi, ui in zip(bp.x, u)]
         eps = self.ar.num(1) / (2 ** 24 if self.ar.exact else 2 ** 8)
 
@@ -381,11 +391,18 @@ class FirstLayerSearch:
 
     def refined(self, bp: BoundaryPoint, points: list[list]) -> BoundaryPoint:
         """With rounding: bp's plane refitted through located kinks on it: `points` (near kink first, then
-        TestHyperplane's far pair) and one far kink along each further direction of an orthogonal basis of
+        TestHyperplane's far pairs) and one far kink along each further direction of an orthogonal basis of
         the plane (either side; a direction silent on both is replaced by another), so that every direction
-        in the plane is pinned down by a long lever."""
-        points = list(points)
-        basis = [list(bp.normal), [a - b for a, b in zip(points[1], bp.x)]]
+        in the plane is pinned down by a long lever.  A point farther from bp's plane than 2**6 times the
+        oracle's rounding allows (a probe's kink is located from 4 queries and may take a neighbouring kink
+        for its own: 10-20-20-1 seed 1 had one 1e-7 off) is left out."""
+        points = [p for p in points if self.near_plane(bp, p)]
+        basis = [list(bp.normal)]
+        for p in points[1:]:
+            v = [a - b for a, b in zip(p, bp.x)]
+            w = _orthogonalised(v, basis)
+            if max_abs(w) * 4 > max_abs(v):                  # not along a direction already pinned down
+                basis.append(w)
         for _ in range(2 * len(bp.x)):
             if len(basis) == len(bp.x):
                 break
@@ -398,16 +415,16 @@ class FirstLayerSearch:
         normal, bias = fit_plane(bp.normal, bp.bias, bp.x, points, self.ar)
         return BoundaryPoint(bp.x, tuple(normal), bias, bp.jac_plus, bp.jac_minus, bp.u)
 
+    def near_plane(self, bp: BoundaryPoint, p: Sequence[Number]) -> bool:
+        """p is on bp's plane within 2**6 times the rounding of outputs of p's size."""
+        return abs(dot(bp.normal, p) + bp.bias) <= self.ar.rel * 2 ** 6 * (1 + max_abs(p))
+
     def orthogonal_direction(self, basis: list[list]) -> list[Number]:
         """A random direction orthogonal to every vector of `basis` (mutually orthogonal), max |u_i| == 1."""
         while True:
-            v = self.random_vector(len(basis[0]))
-            for b in basis:
-                c = dot(v, b) / dot(b, b)
-                v = [vi - c * bi for vi, bi in zip(v, b)]
+            v = _orthogonalised(self.random_vector(len(basis[0])), basis)
             if max_abs(v) > 0:
                 return [vi / max_abs(v) for vi in v]
-
 
 def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], points: Sequence[Sequence[Number]],
               ar: Arith) -> tuple[list[Number], Number]:
@@ -436,6 +453,15 @@ def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], point
     c = c0 + sol[len(n0)] * span
     back = float if ar.mode == "float" else mpmath.mpf
     return normalise([back(v) for v in nn], back(c - dot(nn, x0)))
+
+
+def _orthogonalised(v: Sequence[Number], basis: Sequence[Sequence[Number]]) -> list[Number]:
+    """v minus its projections on the (mutually orthogonal) vectors of `basis` (Gram-Schmidt step)."""
+    v = list(v)
+    for b in basis:
+        c = dot(v, b) / dot(b, b)
+        v = [vi - c * bi for vi, bi in zip(v, b)]
+    return v
 
 
 def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
