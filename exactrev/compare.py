@@ -18,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .canonical import canonical_form
 from .network import Network
+from .numbers import to_fraction
 
 Hyperplane = tuple[Sequence[Fraction], Fraction]
 
@@ -39,7 +40,9 @@ class LayerError:
         return -math.inf if worst == 0 else math.log10(worst)
 
 
-def _normalised(row: Sequence[Fraction], bias: Fraction) -> list[Fraction]:
+def _normalised(row: Sequence, bias) -> list[Fraction]:
+    """The row and bias as exact Fractions scaled to max-abs 1 (mpmath values read exactly, not at 15 digits)."""
+    row, bias = [to_fraction(v) for v in row], to_fraction(bias)
     scale = max(max(abs(v) for v in row), abs(bias))
     return [v / scale for v in (*row, bias)] if scale else [Fraction(0)] * (len(row) + 1)
 

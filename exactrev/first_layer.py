@@ -4,15 +4,38 @@ Lines: x(t) = p + t*d with p, d random rationals in [-1, 1]^n and |t| <= 2**12. 
 hyperplane w.x + b = 0 is crossed unless |w.d| < |w.p + b| / 2**12, i.e. unless d is within an angle of
 about |w.p + b| / (2**12 |w| |d|) of being parallel to it: for the unit-scale targets of the paper's
 experiments (He initialisation, |b| ~ 1) each line misses a given hyperplane with probability about
-1e-3 * sqrt(n_in).  Lines are drawn until one line finds no new first-layer hyperplane (at least two
-lines); a hyperplane is then missed only if every line misses it (each extra line multiplies the
-miss probability by another factor ~1e-3), or if no line crosses it where a kink is visible.
+1e-3 * sqrt(n_in).  Stopping rule: lines are drawn until one line finds no new first-layer hyperplane
+(at least two lines); a hyperplane is then missed only if every line misses it (each extra line
+multiplies the miss probability by another factor ~1e-3: ~1e-6 * n_in per hyperplane with two lines),
+or if no line crosses it where a kink is visible (a part of input space where nothing downstream sees
+the neuron; this rule does not bound that, and it happens mostly in narrow networks), or if
+TestHyperplane never sees it far away from any of its crossings (a plane rejected only because the
+probes saw no kink is tested again from each later crossing).
 
 InferHyperplane: the Jacobian of the output in each region between consecutive kinks (n_in queries,
 checked against the exactly known slope along the line); at a kink the Jacobian jump is rank one,
-u (x) n with n the boundary's local normal, and b = -n.x.
-TestHyperplane: far from the kink on both sides along a random direction within the plane, a short
-segment along the normal must have its kink exactly on the plane; a bent boundary fails.
+u (x) n with n the boundary's local normal, and b = -n.x.  Only regions next to a kink that no known
+plane explains (n.x + b == 0, exactly in exact mode; accepted hyperplanes and planes seen to bend) are
+measured, and across a kink on an accepted hyperplane the jump is known, outer(slope jump / (n.d), n),
+so one measured region serves each run of regions joined by such kinks.  Later lines also get their
+known kinks predicted (geometry.points_on_line's `expected`): ~2 queries each instead of ~7.
+TestHyperplane: far from the kink (2**30 |x| exact, 2**9 |x| with rounding) on both sides along a random
+direction within the plane (two directions with rounding), a short segment along the normal must have its
+kink exactly on the plane; a bent boundary fails.  A probe costs 3 queries when it sees no kink and 4
+otherwise, so 8 per accepted plane (16 with rounding) and 6 for most rejected ones.
+With a rounding oracle an accepted plane is refitted through n_in + 1 located kinks on it: the kink on
+the line (relocated from long chords, 4 queries), TestHyperplane's four and one far kink (4 queries) per
+further direction of an orthogonal basis of the plane.  Far-apart points cancel the rounding that the
+Jacobian differences suffer: float64 errors ~1e-13.5 instead of ~1e-11 (benchmarks/results/first_layer.md),
+for ~4 n_in more queries per neuron (`refine=False` skips it).
+
+Queries per first-layer parameter, (n_in + 1) * width1, on He-initialised targets (exact oracle): about
+2 for 20-40-1, 6.5-8.5 for 10-20-20-1 and 8-16-16-3, 11-12 for 10-10-10-10-1.  The floor of this
+method: every kink on the first line needs its local normal (a deeper boundary looks like a first-layer
+one until tested), i.e. ~n_in queries per kink, and PointsOnLine ~7 per kink; deeper layers put about
+as many kinks on a line as the first layer does (twice as many in 10-10-10-10-1), and the second line
+of the stopping rule costs as much again for its deeper kinks.  Only a one-hidden-layer network, where
+every kink is a first-layer one, gets near 1-2.
 """
 
 from __future__ import annotations
@@ -25,14 +48,17 @@ import mpmath
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import (Evaluator, Line, LineScan, geometric_grid, jacobian_at, points_on_line, rank_one_normal,
-                       region_point)
+from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, jacobian_at, points_on_line,
+                       rank_one_normal, region_point)
 from .oracle import Oracle
 
 Number = Any
 LINE_HALF_LENGTH = 2 ** 12
+GRID_HALF = 2 ** 5            # the search starts split at 0, +-2**-2 .. +-2**4, where the kinks crowd
 MAX_LINES = 8
-PROBE_DISTANCE_BITS = (9, 9, 5, 5)      # probe distances 2**bits..2**(bits+2) times the scale of x
+PROBE_BITS = {True: 30, False: 9}        # exact / rounding: probes 2**bits..2**(bits+2) times |x| away
+CONFIRMING_DIRECTIONS = {True: 1, False: 2}   # TestHyperplane: directions seen "on" on both sides
+TEST_DIRECTIONS = (2, 5)      # of the 2 directions tried, or 5 if a probe saw a kink on the plane
 
 
 @dataclass
@@ -40,7 +66,7 @@ class BoundaryPoint:
     """A located boundary point x with its local plane normal.x + bias = 0 (max(|normal|, |bias|) = 1).
 
     jac_plus / jac_minus are the output Jacobians on the sides where normal.(y - x) > 0 / < 0, and
-    jac_plus - jac_minus == outer(u, normal).
+    jac_plus - jac_minus == outer(u, normal) (up to rounding once a rounded plane is refined).
     """
 
     x: tuple
@@ -62,16 +88,19 @@ class FirstLayerResult:
     lines: int = 0
     arithmetic: str = "exact"
     hyperplane_points: list[BoundaryPoint] = field(default_factory=list)
+    stage_queries: dict[str, int] = field(default_factory=dict)   # per stage: lines, jacobians, tests, refine
 
 
-def extract_first_layer(oracle: Oracle, *, seed: int = 0) -> FirstLayerResult:
+def extract_first_layer(oracle: Oracle, *, seed: int = 0, refine: bool = True) -> FirstLayerResult:
     """Recover the first-layer hyperplanes of the network behind `oracle` (exactly in exact mode).
 
-    Budget exhaustion ends the search early: the result then lists it in `.undecided`.
+    `refine` (rounding oracles only): refit each accepted plane through far kinks on it, ~4 n_in more
+    queries per neuron for a ~100 times smaller error.  Budget exhaustion ends the search early: the
+    result then lists it in `.undecided`.
     """
     ar = Arith(oracle.arithmetic, oracle.dps)
     with mpmath.workdps(oracle.dps):
-        search = FirstLayerSearch(Evaluator(oracle, ar), random.Random(seed))
+        search = FirstLayerSearch(Evaluator(oracle, ar), random.Random(seed), refine=refine)
         try:
             search.run()
         except BudgetExceeded as e:
@@ -82,15 +111,18 @@ def extract_first_layer(oracle: Oracle, *, seed: int = 0) -> FirstLayerResult:
 class FirstLayerSearch:
     """State of Algorithm 1: accepted hyperplanes, rejected local planes, points for deeper layers."""
 
-    def __init__(self, ev: Evaluator, rng: random.Random) -> None:
+    def __init__(self, ev: Evaluator, rng: random.Random, *, refine: bool = True) -> None:
         self.ev = ev
         self.ar = ev.arith
         self.rng = rng
+        self.refine = refine and not self.ar.exact
         self.start_queries = ev.queries
         self.accepted: list[BoundaryPoint] = []
         self.rejected: list[BoundaryPoint] = []
+        self.bent: list[BoundaryPoint] = []          # rejected with a kink seen off the plane
         self.undecided: list[dict] = []
         self.lines = 0
+        self.stage_queries = {stage: 0 for stage in ("lines", "jacobians", "tests", "refine")}
 
     # ------------------------------------------------------------ driver
     def run(self, max_lines: int = MAX_LINES) -> None:
@@ -108,7 +140,11 @@ class FirstLayerSearch:
             hyperplanes=[(list(bp.normal), bp.bias) for bp in self.accepted],
             queries=self.ev.queries - self.start_queries,
             deeper_points=list(self.rejected), undecided=list(self.undecided), lines=self.lines,
-            arithmetic=self.ar.mode, hyperplane_points=list(self.accepted))
+            arithmetic=self.ar.mode, hyperplane_points=list(self.accepted), stage_queries=dict(self.stage_queries))
+
+    def charge(self, stage: str, start: int) -> None:
+        """Count the queries since `start` to `stage` (for FirstLayerResult.stage_queries)."""
+        self.stage_queries[stage] += self.ev.queries - start
 
     def random_vector(self, n: int) -> list[Number]:
         """Uniform random dyadic coordinates in [-1, 1] (never all zero)."""
@@ -123,45 +159,93 @@ class FirstLayerSearch:
 
     # -------------------------------------------------------- one line
     def scan_line(self, line: Line) -> int:
-        """PointsOnLine + InferHyperplane + TestHyperplane on one line; returns the number of new hyperplanes."""
+        """PointsOnLine + InferHyperplane + TestHyperplane on one line; returns the number of new hyperplanes.
+
+        Kinks on an accepted hyperplane, or on a local plane already seen to bend, need nothing more."""
         half = self.ar.num(LINE_HALF_LENGTH)
-        scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
+        expected = [t for t in (_crossing(bp, line) for bp in self.accepted) if t is not None]
+        start = self.ev.queries
+        scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(self.ar.num(GRID_HALF), self.ar),
+                              rng=self.rng, expected=expected)
+        self.charge("lines", start)
         for a, b, why in scan.unresolved:
             self.undecided.append({"item": f"line {self.lines}, t in [{a}, {b}]", "reason": why})
-        todo = [i for i, k in enumerate(scan.kinks) if not self.explained(k.x)]
+        known = self.accepted + self.bent
+        todo = [i for i, k in enumerate(scan.kinks) if self.plane_through(k.x, known) is None]
+        start = self.ev.queries
         jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+        self.charge("jacobians", start)
         new = 0
         for i in todo:
             bp = self.boundary_point(scan, i, jacs)
             if bp is None:
                 continue
-            new += self.classify(bp)
+            new += self.classify(bp, scan, i)
         return new
 
-    def explained(self, x: Sequence[Number]) -> bool:
-        """x lies on an already accepted first-layer hyperplane."""
-        for bp in self.accepted:
+    def plane_through(self, x: Sequence[Number], planes: Sequence[BoundaryPoint]) -> BoundaryPoint | None:
+        """The first of `planes` whose plane contains x (exactly in exact mode), or None."""
+        for bp in planes:
             r = dot(bp.normal, x) + bp.bias
             if self.ar.close(r, 0, max_abs(bp.normal) * max_abs(x) * len(x) + abs(bp.bias)):
-                return True
-        return False
+                return bp
+        return None
 
     def region_jacobians(self, scan: LineScan, wanted: Sequence[int]) -> dict[int, list]:
-        """Jacobian of each wanted region of the scan (None where the checked steps failed)."""
+        """Jacobian of each wanted region of the scan (None where the checked steps failed).
+
+        Regions joined by kinks on accepted hyperplanes form runs; one region per run is measured and the
+        others follow from the known jumps (InferHyperplane's rank-one jump, read backwards)."""
+        wanted = set(wanted)
+        planes = [self.plane_through(k.x, self.accepted) for k in scan.kinks]
         out: dict[int, list] = {}
-        dmax = max_abs(scan.line.d)
-        for r in wanted:
-            lo, hi, piece = scan.regions[r]
-            t = region_point(lo, hi, self.ar)
-            x = scan.line.at(t)
-            fx = piece.at(t) if self.ar.exact else self.ev.points([x])[0]
-            reach = min((hi - lo) * dmax, self.ar.num(1))
-            h = self.ar.simple_near(reach / 2 ** 12, reach / 2 ** 14) if self.ar.exact else reach / 8
-            out[r] = jacobian_at(self.ev, x, fx, scan.line.d, piece.slope, h)
-            if out[r] is None:
-                self.undecided.append({"item": f"line {self.lines}, region t in [{lo}, {hi}]",
-                                       "reason": "no coordinate step stayed inside the region (Jacobian check failed)"})
+        first = 0
+        for r in range(len(scan.regions)):
+            if r < len(scan.kinks) and planes[r] is not None:
+                continue
+            targets = [s for s in range(first, r + 1) if s in wanted]
+            if targets:
+                out.update(self.run_jacobians(scan, targets, planes))
+            first = r + 1
         return out
+
+    def run_jacobians(self, scan: LineScan, targets: list[int], planes: list[BoundaryPoint | None]) -> dict[int, list]:
+        """The targets of one run: the longest region whose Jacobian check passes is measured, then the
+        known jumps carry its Jacobian to the others."""
+        for r in sorted(targets, key=lambda s: scan.regions[s][0] - scan.regions[s][1]):
+            jac = self.measured_jacobian(scan, r)
+            if jac is not None:
+                break
+        else:
+            for r in targets:
+                lo, hi, _ = scan.regions[r]
+                self.undecided.append({"item": f"line {self.lines}, region t in [{lo}, {hi}]", "reason":
+                                       "no coordinate step stayed inside the region (Jacobian check failed)"})
+            return {s: None for s in targets}
+        jacs = {r: jac}
+        for s in range(r + 1, max(targets) + 1):
+            jacs[s] = self.across(scan, s - 1, jacs[s - 1], planes[s - 1], 1)
+        for s in range(r - 1, min(targets) - 1, -1):
+            jacs[s] = self.across(scan, s, jacs[s + 1], planes[s], -1)
+        return {s: jacs[s] for s in targets}
+
+    def across(self, scan: LineScan, i: int, jac: list, plane: BoundaryPoint, sign: int) -> list:
+        """The Jacobian on the other side of kink i (on the known plane), going right (sign 1) or left (-1):
+        the jump is outer(c, n) with c the slope jump along the line divided by n.d."""
+        n = plane.normal
+        nd = dot(n, scan.line.d)
+        c = [(b - a) / nd for a, b in zip(scan.regions[i][2].slope, scan.regions[i + 1][2].slope)]
+        return [[v + sign * co * nj for v, nj in zip(row, n)] for row, co in zip(jac, c)]
+
+    def measured_jacobian(self, scan: LineScan, r: int) -> list | None:
+        """Region r's Jacobian from coordinate steps (n_in queries, checked against the region's slope)."""
+        lo, hi, piece = scan.regions[r]
+        t = region_point(lo, hi, self.ar)
+        x = scan.line.at(t)
+        fx = piece.at(t) if self.ar.exact else self.ev.points([x])[0]
+        reach = min((hi - lo) * max_abs(scan.line.d), self.ar.num(1))
+        h = self.ar.simple_near(reach / 2 ** 12, reach / 2 ** 14) if self.ar.exact else reach / 8
+        return jacobian_at(self.ev, x, fx, scan.line.d, piece.slope, h)
 
     def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
         """InferHyperplane at kink i: local plane from the rank-one Jacobian jump."""
@@ -184,15 +268,25 @@ class FirstLayerSearch:
         return BoundaryPoint(kink.x, tuple(normal), bias, left, right, tuple(-c for c in u))
 
     # ---------------------------------------------------- classification
-    def classify(self, bp: BoundaryPoint) -> int:
-        """Accept bp's plane as a new first-layer hyperplane (returns 1) or keep bp for deeper layers (0)."""
+    def classify(self, bp: BoundaryPoint, scan: LineScan, i: int) -> int:
+        """Accept bp's plane (from kink i of the scan) as a new first-layer hyperplane (returns 1) or keep bp
+        for deeper layers (0)."""
         for known in self.accepted:
             if self.same_plane(known, bp):
                 return 0
-        if any(self.same_plane(r, bp) for r in self.rejected) or not self.test_hyperplane(bp):
+        far, bent = None, True
+        start = self.ev.queries
+        if not any(self.same_plane(r, bp) for r in self.bent):
+            far, bent = self.test_hyperplane(bp)       # a plane rejected only for silence is tested again
+        self.charge("tests", start)
+        if far is None:
             self.rejected.append(bp)
+            if bent:
+                self.bent.append(bp)
             return 0
-        self.accepted.append(bp)
+        start = self.ev.queries
+        self.accepted.append(self.refined(bp, [self.relocated(scan, i)] + far) if self.refine else bp)
+        self.charge("refine", start)
         return 1
 
     def same_plane(self, a: BoundaryPoint, b: BoundaryPoint) -> bool:
@@ -201,27 +295,43 @@ class FirstLayerSearch:
         vb = list(b.normal) + [b.bias]
         return self.ar.same_vec(va, vb) or self.ar.same_vec(va, [-v for v in vb])
 
-    def test_hyperplane(self, bp: BoundaryPoint) -> bool:
-        """TestHyperplane: for a random direction u in the plane, probes at x + D u and x - D' u both see
-        a kink exactly on the plane.  Two far directions (D ~ 2**9..2**11 times the scale of x) are tried,
-        then two nearer ones (2**5..2**7), since far away a narrow network may hide the kink.
+    def test_hyperplane(self, bp: BoundaryPoint) -> tuple[list[list] | None, bool]:
+        """TestHyperplane: for random directions u in the plane, probes at x + D u and x - D' u all see a
+        kink exactly on the plane.  Returns those kink points (None: not accepted) and whether a probe saw a
+        kink off the plane (the boundary bends; otherwise the plane may just be unseen far away, and a later
+        line crossing it tests it again from there).
 
-        A bent boundary's flat piece would have to contain a long segment through x in both directions.
+        A bent boundary's flat piece would have to contain a long segment through x in both directions
+        (nearer probes would not do: with a first layer of two or three neurons a deeper boundary's flat
+        piece often reaches 2**5 times the scale of x).  It is flat on the whole region of its activation
+        pattern, so a u nearly parallel to the planes bounding that region stays inside it: probability
+        ~ |x| / D (seed 1000, 8-2-4-3-2, fooled one direction at D ~ 2**10 |x|).  Exact mode therefore
+        probes at D ~ 2**30..2**32 |x| (exact numbers do not mind), along one direction; with rounding D
+        stays ~ 2**9..2**11 |x| and two independent directions must agree (their four points also serve
+        the refit, see `refined`).
         A kink found near a probe point but not on the plane rejects at once; no kink at all (a part of
-        the hyperplane that nothing downstream sees) only moves on to the next direction.
+        the hyperplane that nothing downstream sees) only moves on to the next direction: TEST_DIRECTIONS[0]
+        directions are tried, TEST_DIRECTIONS[1] if a probe saw a kink on the plane (one side of a narrow
+        network may hide it).
         """
-        for bits in PROBE_DISTANCE_BITS:
+        seen, far = False, []
+        for k in range(TEST_DIRECTIONS[1]):
+            if k == TEST_DIRECTIONS[0] and not seen:
+                break
             u = self.direction_in_plane(bp)
-            first = self.probe(bp, u, bits)
+            first, p = self.probe(bp, u)
             if first == "off":
-                return False
+                return None, True
             if first == "on":
-                second = self.probe(bp, [-c for c in u], bits)
-                if second == "on":
-                    return True
+                seen = True
+                second, q = self.probe(bp, [-c for c in u])
                 if second == "off":
-                    return False
-        return False
+                    return None, True
+                if second == "on":
+                    far += [p, q]
+                    if len(far) == 2 * CONFIRMING_DIRECTIONS[self.ar.exact]:
+                        return far, False
+        return None, False
 
     def direction_in_plane(self, bp: BoundaryPoint) -> list[Number]:
         """A random direction u with normal.u == 0, scaled to max |u_i| == 1."""
@@ -235,19 +345,126 @@ class FirstLayerSearch:
                 m = max_abs(u)
                 return [ui / m for ui in u]
 
-    def probe(self, bp: BoundaryPoint, u: Sequence[Number], bits: int) -> str:
-        """Along the normal through q = x + D u (a point of the plane): a kink exactly at q ("on"), a
-        kink elsewhere nearby ("off") or none ("silent").  4 queries."""
+    def probe(self, bp: BoundaryPoint, u: Sequence[Number]) -> tuple[str, list | None]:
+        """Along the normal through q = x + D u (a point of the plane): a kink on the plane at q ("on", with
+        the kink point where the two one-sided chords meet: q itself when exact; with rounding within
+        2**12 * rel * D, as a plane from Jacobian differences is good to about 2**12 times the rounding of
+        the outputs), a kink elsewhere nearby ("off") or none ("silent": three collinear outputs, 3
+        queries; otherwise 4)."""
         w = list(bp.normal)
-        dist = self.ar.num(self.rng.randint(256, 1024)) * 2 ** (bits - 8) * (1 + max_abs(bp.x))
+        dist = self.ar.num(self.rng.randint(256, 1024)) * 2 ** (PROBE_BITS[self.ar.exact] - 8) * (1 + max_abs(bp.x))
         q = [xi + dist * ui for xi, ui in zip(bp.x, u)]
         eps = self.ar.num(1) / (2 ** 24 if self.ar.exact else 2 ** 8)
-        ys = self.ev.points([[qi + s * eps * wi for qi, wi in zip(q, w)] for s in (-2, -1, 1, 2)])
-        left0 = [2 * b - a for a, b in zip(ys[0], ys[1])]
-        right0 = [2 * a - b for a, b in zip(ys[2], ys[3])]
-        dl = [b - a for a, b in zip(ys[0], ys[1])]
-        dr = [b - a for a, b in zip(ys[2], ys[3])]
-        scale = max(max_abs(v) for v in ys)
-        if self.ar.close_vec(dl, dr, scale) and self.ar.close_vec(left0, right0, scale):
-            return "silent"
-        return "on" if self.ar.close_vec(left0, right0, scale) else "off"
+
+        def at(s: Number) -> list[Number]:
+            return [qi + s * eps * wi for qi, wi in zip(q, w)]
+
+        fm, fp, fpp = self.ev.points([at(-1), at(1), at(2)])
+        scale = max(max_abs(v) for v in (fm, fp, fpp))
+        if self.ar.close_vec([b - a for a, b in zip(fm, fp)], [2 * (c - b) for b, c in zip(fp, fpp)], scale):
+            return "silent", None
+        fmm = self.ev.points([at(-2)])[0]
+        scale = max(scale, max_abs(fmm))
+        left0 = [2 * b - a for a, b in zip(fmm, fm)]          # the one-sided chords at q, and their slopes
+        right0 = [2 * a - b for a, b in zip(fp, fpp)]         # (per eps) left minus right
+        jump = [(b - a) - (d - c) for a, b, c, d in zip(fmm, fm, fp, fpp)]
+        o = max(range(len(jump)), key=lambda i: abs(jump[i]))
+        if jump[o] == 0:
+            return "off", None
+        s = (right0[o] - left0[o]) / jump[o]
+        meet = self.ar.close_vec([lv + j * s for lv, j in zip(left0, jump)], right0, scale)
+        if not meet or abs(s * eps) * max_abs(w) > self.ar.rel * 2 ** 12 * dist:
+            return "off", None
+        return "on", at(s)
+
+    def relocated(self, scan: LineScan, i: int) -> list[Number]:
+        """With rounding: kink i again, where chords across the outer halves of its two regions meet (4
+        queries; the search's own pieces are short chords, often far from the kink, so their rounding is
+        magnified when they are extended to it)."""
+        t = scan.kinks[i].t
+        a = min(t - scan.regions[i][0], 1 + abs(t))
+        b = min(scan.regions[i + 1][1] - t, 1 + abs(t))
+        ts = [t - a / 2, t - a / 4, t + b / 4, t + b / 2]
+        f = self.ev.on_line(scan.line, ts)
+        located = intersect(chord(ts[0], f[0], ts[1], f[1]), chord(ts[2], f[2], ts[3], f[3]), self.ar)
+        return scan.line.at(t if located is None else located)
+
+    def refined(self, bp: BoundaryPoint, points: list[list]) -> BoundaryPoint:
+        """With rounding: bp's plane refitted through located kinks on it: `points` (near kink first, then
+        TestHyperplane's far pairs) and one far kink along each further direction of an orthogonal basis of
+        the plane (either side; a direction silent on both is replaced by another), so that every direction
+        in the plane is pinned down by a long lever.  A point farther from bp's plane than 2**6 times the
+        oracle's rounding allows (a probe's kink is located from 4 queries and may take a neighbouring kink
+        for its own: 10-20-20-1 seed 1 had one 1e-7 off) is left out."""
+        points = [p for p in points if self.near_plane(bp, p)]
+        basis = [list(bp.normal)]
+        for p in points[1:]:
+            v = [a - b for a, b in zip(p, bp.x)]
+            w = _orthogonalised(v, basis)
+            if max_abs(w) * 4 > max_abs(v):                  # not along a direction already pinned down
+                basis.append(w)
+        for _ in range(2 * len(bp.x)):
+            if len(basis) == len(bp.x):
+                break
+            u = self.orthogonal_direction(basis)
+            p = next((p for side in (u, [-c for c in u]) for status, p in [self.probe(bp, side)] if status == "on"),
+                     None)
+            if p is not None:
+                points.append(p)
+                basis.append(u)
+        normal, bias = fit_plane(bp.normal, bp.bias, bp.x, points, self.ar)
+        return BoundaryPoint(bp.x, tuple(normal), bias, bp.jac_plus, bp.jac_minus, bp.u)
+
+    def near_plane(self, bp: BoundaryPoint, p: Sequence[Number]) -> bool:
+        """p is on bp's plane within 2**6 times the rounding of outputs of p's size."""
+        return abs(dot(bp.normal, p) + bp.bias) <= self.ar.rel * 2 ** 6 * (1 + max_abs(p))
+
+    def orthogonal_direction(self, basis: list[list]) -> list[Number]:
+        """A random direction orthogonal to every vector of `basis` (mutually orthogonal), max |u_i| == 1."""
+        while True:
+            v = _orthogonalised(self.random_vector(len(basis[0])), basis)
+            if max_abs(v) > 0:
+                return [vi / max_abs(v) for vi in v]
+
+def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], points: Sequence[Sequence[Number]],
+              ar: Arith) -> tuple[list[Number], Number]:
+    """The plane n.(y - x) + c = 0 through `points` nearest to (normal, bias), normalised, in the mode's numbers.
+
+    Least squares (normal equations at the working mpmath precision) for a correction (dn, dc) with
+    normal.dn == 0; a pull towards no correction, 2**-20 as strong, fixes directions the points leave
+    open.  A kink located at p is off by about the rounding of outputs of size ~|p|, so its equation is
+    weighted by 1 / (1 + |p|)."""
+    n0 = [mpmath.mpf(v) for v in normal]
+    x0 = [mpmath.mpf(v) for v in x]
+    c0 = dot(n0, x0) + mpmath.mpf(bias)
+    offsets = [[mpmath.mpf(v) - xi for v, xi in zip(p, x0)] for p in points]
+    weights = [1 / (1 + max_abs(p)) for p in points]       # a located kink is off by ~ rounding of |p|
+    span = max([max_abs(y) for y in offsets] + [mpmath.mpf(1)])
+    rows = [[w * v for v in y] + [w * span] for w, y in zip(weights, offsets)]    # unknowns dn and dc / span
+    rhs = [-w * (dot(n0, y) + c0) for w, y in zip(weights, offsets)]
+    size = max(max_abs(r) for r in rows)
+    rows.append([size * v for v in n0] + [0])
+    rhs.append(0)
+    for j in range(len(n0) + 1):
+        rows.append([size * mpmath.mpf(2) ** -20 if k == j else 0 for k in range(len(n0) + 1)])
+        rhs.append(0)
+    sol = mpmath.lu_solve(mpmath.matrix(rows), mpmath.matrix(rhs))    # normal equations; well conditioned here
+    nn = [v + sol[j] for j, v in enumerate(n0)]
+    c = c0 + sol[len(n0)] * span
+    back = float if ar.mode == "float" else mpmath.mpf
+    return normalise([back(v) for v in nn], back(c - dot(nn, x0)))
+
+
+def _orthogonalised(v: Sequence[Number], basis: Sequence[Sequence[Number]]) -> list[Number]:
+    """v minus its projections on the (mutually orthogonal) vectors of `basis` (Gram-Schmidt step)."""
+    v = list(v)
+    for b in basis:
+        c = dot(v, b) / dot(b, b)
+        v = [vi - c * bi for vi, bi in zip(v, b)]
+    return v
+
+
+def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
+    """The t where `line` crosses bp's plane (None if parallel)."""
+    nd = dot(bp.normal, line.d)
+    return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd

@@ -9,10 +9,17 @@ f(t*) and one point on each side (t* -/+ eta) lie on the respective pieces.  Oth
 split at t* and both halves are searched.  Every accepted kink is therefore the exact intersection
 of two affine pieces that were each confirmed by queries.  The only assumption is genericity of the
 random line: a piece confirmed at 3+ points is a true piece (kinks that cancel exactly do not occur).
+
+Kinks predicted by known hyperplanes (`expected`) are cheaper: the search starts split halfway between
+them, and two pieces meeting at a predicted t (exactly, or within `loose` of the interval with rounding)
+are accepted when f(t) lies on them (1 query instead of 3): other kinks in the interval would put the
+meeting point there only by a coincidence (of measure zero when exact), except a bump of a deeper neuron
+active on a stretch around t (the outer pieces then still meet at t), which f(t) sees.
 """
 
 from __future__ import annotations
 
+import bisect
 import random
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -130,11 +137,14 @@ def intersect(left: Piece, right: Piece, arith: Arith) -> Number | None:
 
 
 def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: Sequence[Number] = (),
-                   max_steps: int = 4000, rng: random.Random | None = None) -> LineScan:
+                   max_steps: int = 4000, rng: random.Random | None = None,
+                   expected: Sequence[Number] = ()) -> LineScan:
     """Every kink of the output along line.at(t), lo < t < hi, located exactly (see module doc).
 
     `grid`: interior points where the search starts split.  `rng` draws the split points and the
     interior check points (random, so they do not sit on kinks at simple rationals).
+    `expected`: t of kinks predicted exactly (by known hyperplanes); inside their span they replace the
+    grid by the midpoints between them.
     An interval whose two end pieces agree is accepted as kink-free only if a random interior point
     lies on that piece too: a deeper neuron active on a bounded stretch makes a bump whose two sides
     are one affine function, which end pieces alone cannot see.
@@ -143,12 +153,14 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     rng = rng or random.Random(0)
     width = hi - lo
     delta = _offset(ar, width, max(abs(lo), abs(hi)))
-    f = ev.on_line(line, [lo, lo + delta, hi - delta, hi])
-    first = chord(lo, f[0], lo + delta, f[1])
-    last = Piece(hi, tuple(f[3]), chord(hi - delta, f[2], hi, f[3]).slope, delta)
+    first, last = _end_piece(ev, line, lo, delta), _end_piece(ev, line, hi, -delta)
     kinks: list[Kink] = []
     unresolved: list[tuple[Number, Number, str]] = []
-    stack = _initial_intervals(ev, line, lo, hi, first, last, [g for g in grid if lo < g < hi])
+    expected = sorted({t for t in expected if lo + delta < t < hi - delta})
+    if expected:
+        grid = [g for g in grid if not expected[0] <= g <= expected[-1]] + [
+            ar.simple_near((s + e) / 2, (e - s) / 8) for s, e in zip(expected, expected[1:])]
+    stack = _initial_intervals(ev, line, lo, hi, first, last, sorted(g for g in grid if lo < g < hi), expected)
     steps = 0
     while stack:
         a, b, left, right = stack.pop()
@@ -171,6 +183,10 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
             continue
         t = intersect(left, right, ar)
         split = None
+        if t is not None and a < t < b and _predicted(expected, t, ar.loose * (b - a)) and ar.close_vec(
+                ev.on_line(line, [t])[0], left.at(t), max(left.scale_at(t), right.scale_at(t))):
+            kinks.append(Kink(t, tuple(line.at(t)), left, right))
+            continue
         if t is not None and a < t < b and (ar.exact or min(t - a, b - t) * 64 > b - a):
             eta = _offset(ar, min(t - a, b - t), t)
             fm, f0, fp = ev.on_line(line, [t - eta, t, t + eta])   # t* lands near kinks: 3 points
@@ -194,15 +210,45 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     return LineScan(line, lo, hi, kinks, regions, unresolved)
 
 
+def _end_piece(ev: Evaluator, line: Line, t0: Number, step: Number) -> Piece:
+    """The piece at the end t0 of the scanned interval, from samples towards its inside (step < 0 at the upper
+    end): a chord (2 queries) in exact mode; with rounding the step is longer, so three collinear samples
+    confirm it, the step cut by 16 (at most three times) while a kink lies inside it."""
+    ar = ev.arith
+    for _ in range(1 if ar.exact else 4):
+        f = ev.on_line(line, [t0, t0 + step] + ([] if ar.exact else [t0 + 2 * step]))
+        if ar.exact or _split_piece(ar, t0 + step, abs(step), *(f[::-1] if step < 0 else f)) is not None:
+            break
+        step = step / 16
+    return Piece(t0, tuple(f[0]), chord(t0, f[0], t0 + step, f[1]).slope, abs(step))
+
+
+def _predicted(expected: Sequence[Number], t: Number, tol: Number) -> bool:
+    """t is within tol of one of the sorted predicted kink positions (tol 0 in exact mode)."""
+    i = bisect.bisect_left(expected, t)
+    return any(abs(e - t) <= tol for e in expected[max(i - 1, 0):i + 1])
+
+
 def _initial_intervals(ev: Evaluator, line: Line, lo: Number, hi: Number, first: Piece, last: Piece,
-                       grid: Sequence[Number]) -> list[tuple[Number, Number, Piece, Piece]]:
-    """The search stack for [lo, hi] split at the grid points (each with its piece, 2 queries)."""
+                       grid: Sequence[Number], expected: Sequence[Number]) -> list[tuple[Number, Number, Piece, Piece]]:
+    """The search stack for [lo, hi] split at the sorted grid points, each with its piece over a step short
+    against the distance to the neighbouring grid points and predicted kinks: a chord (2 queries) in exact
+    mode; with rounding the step is longer, so three collinear samples confirm it (a grid point with a
+    kink that close is dropped)."""
+    ar = ev.arith
     bounds, pieces = [lo], [first]
-    for g in sorted(grid):
-        eta = _offset(ev.arith, min(g - bounds[-1], hi - g), g)
-        f0, fp = ev.on_line(line, [g, g + eta])
-        bounds.append(g)
-        pieces.append(chord(g, f0, g + eta, fp))
+    for g, after in zip(grid, list(grid[1:]) + [hi]):
+        i = bisect.bisect_left(expected, g)
+        near = [abs(g - e) for e in expected[max(i - 1, 0):i + 1]]
+        eta = _offset(ar, min([g - bounds[-1], after - g] + near), g)
+        if ar.exact:
+            f0, fp = ev.on_line(line, [g, g + eta])
+            piece: Piece | None = chord(g, f0, g + eta, fp)
+        else:
+            piece = _split_piece(ar, g, eta, *ev.on_line(line, [g - eta, g, g + eta]))
+        if piece is not None:
+            bounds.append(g)
+            pieces.append(piece)
     bounds.append(hi)
     pieces.append(last)
     return [(bounds[i], bounds[i + 1], pieces[i], pieces[i + 1]) for i in range(len(bounds) - 2, -1, -1)]
@@ -301,7 +347,10 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
 
 
 def rank_one_normal(jump: Sequence[Sequence[Number]], ar: Arith) -> tuple[Vec, Vec] | None:
-    """Split a Jacobian jump into (u, n) with jump == outer(u, n), n the row of largest entry; None if not rank one."""
+    """Split a Jacobian jump into (u, n) with jump == outer(u, n), n the row of largest entry; None if not rank one.
+
+    With rounding the jump is a difference of two separately measured Jacobians, so it need be rank one
+    only to `ar.loose` of its largest entry (a kink where two boundaries meet is not generic anyway)."""
     flat = [abs(v) for row in jump for v in row]
     big = max_abs(flat)
     if big == 0:
@@ -311,6 +360,6 @@ def rank_one_normal(jump: Sequence[Sequence[Number]], ar: Arith) -> tuple[Vec, V
     j0 = max(range(len(n)), key=lambda j: abs(n[j]))
     u = [row[j0] / n[j0] for row in jump]
     for row, c in zip(jump, u):
-        if not ar.close_vec(row, [c * v for v in n], big):
+        if any(abs(a - c * v) > ar.loose * big for a, v in zip(row, n)):
             return None
     return u, n

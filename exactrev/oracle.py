@@ -92,12 +92,9 @@ class Oracle:
         if self.budget is not None and self.queries + len(xs) > self.budget:
             raise BudgetExceeded(f"oracle budget of {self.budget} queries exhausted "
                                  f"({self.queries} used, {len(xs)} more asked)", used=self.queries, budget=self.budget)
-        self.queries += len(xs)
-        if self.log is not None:
-            self.log.extend(xs)
         try:
             with mpmath.workdps(self.dps):  # an mpmath black box computes at the oracle's precision
-                raw = list(self._batch_fn(xs) if self._batch_fn is not None else [self._fn(x) for x in xs])
+                raw = self._send(xs)
         except ExactrevError:
             raise
         except Exception as e:  # a black box may fail in any way; say so precisely
@@ -105,6 +102,24 @@ class Oracle:
         if len(raw) != len(xs):
             raise OracleError(f"the oracle answered {len(raw)} outputs for a batch of {len(xs)} inputs")
         return [self._check_output(y, j) for j, y in enumerate(raw)]
+
+    def _send(self, xs: list[list[Number]]) -> list:
+        """The black box's raw answers; each query is counted (and logged) as it is sent, so a batch cut
+        short by an interrupt counts only the queries that reached a one-point function."""
+        if self._batch_fn is not None:
+            self._count(xs)
+            return list(self._batch_fn(xs))
+        raw = []
+        for x in xs:
+            self._count([x])
+            raw.append(self._fn(x))
+        return raw
+
+    def _count(self, xs: list[list[Number]]) -> None:
+        """Count (and log) queries about to be sent."""
+        self.queries += len(xs)
+        if self.log is not None:
+            self.log.extend(xs)
 
     # ------------------------------------------------------------ conversion
     def convert_input(self, x: Sequence[Number], index: int = 0) -> list[Number]:

@@ -87,3 +87,45 @@ def test_rank_one_normal():
     jump[1][0] += 1
     assert rank_one_normal(jump, ar) is None
     assert rank_one_normal([[Fraction(0)] * 3], ar) is None
+
+
+def first_layer_crossings(net, line, lo, hi):
+    """The t where `line` crosses each first-layer hyperplane of `net` inside (lo, hi)."""
+    out = []
+    for w, b in zip(net.weights[0], net.biases[0]):
+        wd = sum(a * c for a, c in zip(w, line.d))
+        if wd:
+            t = -(sum(a * c for a, c in zip(w, line.p)) + b) / wd
+            if lo < t < hi:
+                out.append(t)
+    return out
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 5))
+def test_predicted_kinks_are_found_exactly(seed, n_in):
+    """With the first layer's crossings predicted exactly, the scan (split halfway between them) still finds
+    exact kinks only, every first-layer kink the unpredicted scan finds, and affine pieces between them.
+    With a float oracle the same predictions (rounded) leave no interval unresolved and put every kink
+    within 1e-9 of one of the exact scan's."""
+    rng = random.Random(seed)
+    net = random_network([n_in, 6, 5, 2], seed=seed)
+    line = random_line(rng, n_in)
+    lo, hi = Fraction(-64), Fraction(64)
+    grid = geometric_grid(Fraction(8), Arith("exact"))
+    expected = first_layer_crossings(net, line, lo, hi)
+    plain, scan = [points_on_line(Evaluator(Oracle.from_network(net), Arith("exact")), line, lo, hi, grid=grid,
+                                  rng=random.Random(seed), expected=e) for e in ([], expected)]
+    assert scan.unresolved == []
+    pre = net.preactivations_batch([k.x for k in scan.kinks])
+    assert all(any(v == 0 for layer in p[:-1] for v in layer) for p in pre)
+    assert {k.t for k in plain.kinks if k.t in expected} <= {k.t for k in scan.kinks}
+    for a, b, piece in scan.regions:
+        ts = [a + (b - a) * Fraction(rng.randint(1, 99), 100) for _ in range(3)]
+        assert net.evaluate_batch([line.at(t) for t in ts]) == [piece.at(t) for t in ts]
+    fline = Line(tuple(float(v) for v in line.p), tuple(float(v) for v in line.d))
+    rounded = points_on_line(Evaluator(Oracle.from_network(net, "float"), Arith("float")), fline, -64.0, 64.0,
+                             grid=[float(g) for g in grid], rng=random.Random(seed),
+                             expected=[float(t) for t in expected])
+    assert rounded.unresolved == []
+    assert all(min(abs(k.t - float(e.t)) for e in plain.kinks + scan.kinks) < 1e-9 for k in rounded.kinks)
