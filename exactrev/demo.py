@@ -1,8 +1,8 @@
 """`exactrev demo`: the first thing a new user runs.
 
-Creates a 2-5-5-1 and a 10-10-10-1 network, extracts both exactly through query-only oracles,
+Creates a 2-5-5-1 and a 10-20-20-1 network, extracts both exactly through query-only oracles,
 certifies each recovered network against its target, prints a short table and writes a report
-(with the paper's Fig. 1 picture for the 2-input network), in about 10 seconds.
+(with the paper's Fig. 1 picture for the 2-input network), in about 30 seconds.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .random_net import random_network
 from .report import write_html, write_png
 
 # (widths, seed): seeds whose extraction completes; 2-input networks often end partial (see README)
-DEMO_NETWORKS = (([2, 5, 5, 1], 3), ([10, 10, 10, 1], 0))
+DEMO_NETWORKS = (([2, 5, 5, 1], 3), ([10, 20, 20, 1], 0))
 
 
 def run_demo(out: TextIO, out_dir: str | Path = "exactrev-demo") -> int:
