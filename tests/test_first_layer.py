@@ -230,3 +230,19 @@ def test_jacobians_carried_across_known_hyperplanes_are_exact(seed, n_in):
     for r, (lo, hi, _) in enumerate(scan.regions):
         t = lo + (hi - lo) / 3 if hi - lo < 8 else (lo + 1 if abs(lo) < abs(hi) else hi - 1)
         assert jacs[r] == true_jacobian(net, line.at(t))
+
+
+def test_a_hyperplane_parallel_to_the_first_line_is_found_by_another():
+    """The first line never crosses neuron 0's hyperplane (its direction lies in the plane): the stopping rule's
+    further lines must find it, exactly."""
+    base = random_network([5, 6, 8, 1], seed=7)
+    first = FirstLayerSearch(Evaluator(Oracle.from_network(base), Arith("exact")), random.Random(7)).random_line()
+    d = [to_fraction(v) for v in first.d]
+    w0 = list(base.weights[0][0])
+    c = sum(a * b for a, b in zip(w0, d)) / sum(v * v for v in d)
+    w1 = [[a - c * b for a, b in zip(w0, d)]] + [list(r) for r in base.weights[0][1:]]
+    net = Network([w1, *base.weights[1:]], list(base.biases))
+    assert sum(a * b for a, b in zip(net.weights[0][0], d)) == 0
+    result = extract_first_layer(Oracle.from_network(net), seed=7)
+    truth = target_planes(net)
+    assert found_planes(result, truth) == truth and result.lines >= 2
