@@ -32,6 +32,10 @@ from .numbers import to_fmpq
 
 Vec = list
 CONFIRM_POINTS = 6              # predicted far points of a layer-2 boundary probed before it is believed
+CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") to believe it
+CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
+MEETING_LINES = 32              # lines through B_j searched for a predicted point of B_z n B_j
+PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to layer 1 (no other kinks)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -245,28 +249,80 @@ class BoundaryWalker:
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
 
-    def confirms(self, neuron: SecondLayerNeuron, points: int = CONFIRM_POINTS) -> bool:
+    def confirms(self, neuron: SecondLayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS) -> bool:
         """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
-        boxes of half-width 1..8) show a kink exactly there: more than half of `points` probes must be "on"
-        (a true layer-2 boundary may be silent where nothing downstream sees it).
+        boxes of half-width 1..2^7) show a kink exactly there: every probe must be "on", at least CONFIRM_MIN
+        of them (up to `points`), and for each `unmeasured` layer-1 neuron j (weight set to 0, B_j never met)
+        one of them where j is active (where that weight matters), if any predicted point probed lies there
+        (none does when z is never active where j is: section 5.2 case 1, the weight is then left as 0).
+        A probe where the oracle is constant ("flat") is skipped: a true layer-2 boundary is silent only where
+        everything downstream is off.
         A deeper neuron's walk stays in one region of the layers between, where its B_z looks like a
-        layer-2 boundary; its formula predicts B_z elsewhere wrongly, and no probe lands exactly on a kink."""
+        layer-2 boundary (and a walk that missed a weight is right only where that neuron is off); its formula
+        predicts B_z elsewhere wrongly, and a probe there sees no kink exactly at the point."""
         n = self.known.n_in
-        verdicts: list[str] = []
-        for i in range(4 * points):
-            if len(verdicts) == points:
+        on = 0
+        seen: set[int] = set()           # unmeasured j active at a probed point
+        shown: set[int] = set()          # ... at a point probed "on"
+        for i in range(CONFIRM_LINES):
+            if on >= points and shown.issuperset(unmeasured):
                 break
-            scale = 2 ** (i % 4)
+            scale = 2 ** (i % 8)
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
                 _, grad = neuron.value_grad(x)
-                room = min((abs(dot(row, x) + b) / max_abs(row) for row, b in zip(neuron.rows, neuron.bias)
-                            if any(row)), default=fmpq(1))
+                pre = [dot(row, x) + b for row, b in zip(neuron.rows, neuron.bias)]
+                room = min((abs(h) / max_abs(row) for row, h in zip(neuron.rows, pre) if any(row)), default=fmpq(1))
                 if room == 0 or not any(grad):
                     continue
-                verdicts.append(self.probe(x, grad, room / (8 * n)))
-        return 2 * verdicts.count("on") > len(verdicts) > 0
+                active = {j for j in unmeasured if pre[j] > 0}
+                if on >= points and active <= shown:
+                    continue
+                verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
+                seen |= active
+                if verdict == "on":
+                    on += 1
+                    shown |= active
+                elif verdict != "flat":
+                    return False
+        return on >= min(points, CONFIRM_MIN) and shown >= seen
+
+    def weight_at_meeting(self, neuron: SecondLayerNeuron, j: int, unmeasured: Sequence[int] = (),
+                          lines: int = MEETING_LINES) -> Q | None:
+        """W_zj for a layer-1 neuron j whose boundary the walk never met, measured where the neuron's formula
+        (right where every `unmeasured` h_i <= 0, whatever those W_zi) predicts B_z to meet B_j: a point q of
+        both, approached inside B_z from the side h_j < 0, and the crossing there (`cross`, which verifies the
+        new plane with a kink).  None if no such meeting point is found or the crossing fails."""
+        n = self.known.n_in
+        row, b = neuron.rows[j], neuron.bias[j]
+        rr = dot(row, row)
+        for i in range(lines):
+            scale = 2 ** (i % 8)
+            p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+            p = [pi - (dot(row, p) + b) / rr * ri for pi, ri in zip(p, row)]
+            d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
+            d = [di - dot(row, d) / rr * ri for di, ri in zip(d, row)]
+            for q in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
+                pre = [dot(r, q) + c for r, c in zip(neuron.rows, neuron.bias)]
+                if any(pre[i2] > 0 for i2 in unmeasured if i2 != j):
+                    continue
+                room = min((abs(h) / max_abs(r) for i2, (r, h) in enumerate(zip(neuron.rows, pre))
+                            if i2 != j and any(r)), default=fmpq(1))
+                inside = [qi - room / (4 * n) * ri / max_abs(row) for qi, ri in zip(q, row)]   # h_j < 0 side
+                _, G = neuron.value_grad(inside)
+                GG = dot(G, G)
+                if room == 0 or GG == 0:
+                    continue
+                v = [ri - dot(row, G) / GG * Gi for ri, Gi in zip(row, G)]      # in B_z's plane, h_j increasing
+                if not any(v):
+                    continue
+                c = room / (4 * n * max_abs(v))
+                a = [qi - c * vi for qi, vi in zip(q, v)]
+                kind, data = self.cross(Anchor(a, G), q, v, c, list(row), self.k1, j)
+                if kind == "ok" and data[1] == j:
+                    return data[2]
+        return None
 
     def region_key(self, x: Sequence[Q]) -> tuple:
         """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
@@ -401,12 +457,13 @@ class BoundaryWalker:
         return self.probe(y, G2, probe_step) == "on"
 
     def probe(self, y: Sequence[Q], n: Sequence[Q], length: Q) -> str:
-        """Along n through y (steps of `length`): a kink exactly at y ("on"), elsewhere nearby ("off"), or none."""
+        """Along n through y (steps of `length`): a kink exactly at y ("on"), elsewhere nearby ("off"), or none
+        ("silent"; "flat" if the oracle is even constant there)."""
         step = length / max_abs(n)
         ys = self.ev.points([[yi + s * step * ni for yi, ni in zip(y, n)] for s in (-2, -1, 1, 2)])
         left0 = [2 * b - a for a, b in zip(ys[0], ys[1])]
         right0 = [2 * a - b for a, b in zip(ys[2], ys[3])]
         same_slope = [b - a for a, b in zip(ys[0], ys[1])] == [b - a for a, b in zip(ys[2], ys[3])]
         if left0 == right0:
-            return "silent" if same_slope else "on"
+            return ("flat" if all(y == ys[0] for y in ys) else "silent") if same_slope else "on"
         return "off"

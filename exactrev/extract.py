@@ -142,6 +142,8 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
+        self.search: FirstLayerSearch | None = None
+        self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -172,7 +174,7 @@ class Extraction:
         return self.result()
 
     def run_layers(self) -> None:
-        search = FirstLayerSearch(self.ev, self.rng)
+        search = self.search = FirstLayerSearch(self.ev, self.rng)
         self.report("first layer (lines)")
         try:
             search.run()
@@ -196,7 +198,7 @@ class Extraction:
         first_queries = self.first.queries
         points = list(self.first.deeper_points)
         loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
-        for _ in range(MAX_ROUNDS):
+        for rnd in range(MAX_ROUNDS):
             round_start = self.ev.queries
             self.layers = [KnownLayer([list(r) for r in rows1], list(bias1), fixed=False)]
             self.anchors = [list(anchors1)]
@@ -219,7 +221,8 @@ class Extraction:
             self.stats[-1].queries += self.ev.queries - before
             if not new:
                 return
-            del self.unidentified[noted:]
+            if rnd < MAX_ROUNDS - 1:     # the last round's network is the result: keep what it says is missing
+                del self.unidentified[noted:]
             points += new
         self.unidentified.append({"layer": None, "neuron": None, "reason": f"verification lines still found "
                                   f"unexplained boundaries after {MAX_ROUNDS} rounds"})
@@ -334,14 +337,9 @@ class Extraction:
                 origin[id(w)] = bp
             else:
                 leftover.append(bp)
-        flat = [w for w in walks if w.crossings and all(a.grad == w.anchors[0].grad for a in w.anchors)]
-        if flat:
-            found = []
-            for w in flat:
-                x, g = w.anchors[0].x, w.anchors[0].grad
-                normal, bias = normalise(g, -dot(g, x))
-                if not any(normal == f[0] or normal == [-v for v in f[0]] for f in found):
-                    found.append((normal, bias, x))
+        found = self.flat_hyperplanes([w for w in walks if w.crossings and
+                                       all(a.grad == w.anchors[0].grad for a in w.anchors)])
+        if found:
             return Restart(found)
         walks = self.merge_duplicates(walks)
         if not walks:
@@ -364,9 +362,9 @@ class Extraction:
                 prev.rows[j] = [-v for v in prev.rows[j]]
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
-        rows, notes = [], []
+        rows, notes, unmeasured = [], [], []
         for wi, w in enumerate(walks):
-            row, note = [], []
+            row, note, doubt = [], [], []
             for j, v in enumerate(w.weights):
                 if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
                         and inferred[(wi, j)] is not None:
@@ -375,15 +373,19 @@ class Extraction:
                     note.append(f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
                                 f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 "
                                 "case 1); set to 0")
+                    doubt.append(j)
                     v = fmpq(0)
                 row.append(v)
             rows.append(row)
             notes.append(note)
+            unmeasured.append(doubt)
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
         if k == 2:   # a deeper neuron's walk can look like a layer-2 one: its boundary must be where predicted
-            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, b))
-                         for row, b in zip(rows, bias)]
+            for wi, doubt in enumerate(unmeasured):
+                self.measure_unmet(walker, prev, rows[wi], bias[wi], doubt, notes[wi])
+            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, b), doubt)
+                         for row, b, doubt in zip(rows, bias, unmeasured)]
             leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
             rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
             if not rows:
@@ -397,6 +399,40 @@ class Extraction:
                               for z, i in enumerate(keep) for reason in notes[i]]
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
+
+    def measure_unmet(self, walker: BoundaryWalker, prev: KnownLayer, row: list[fmpq], bias: fmpq,
+                      doubt: list[int], notes: list[str]) -> None:
+        """Layer-2 weights set to 0 because the walk never met B_j (`doubt`), measured where the row's formula
+        predicts B_z to meet B_j (BoundaryWalker.weight_at_meeting), until no more can be: `row`, `doubt` and
+        `notes` are updated in place."""
+        progress = True
+        while doubt and progress:
+            progress = False
+            for j in list(doubt):
+                w = walker.weight_at_meeting(SecondLayerNeuron(prev.rows, prev.bias, row, bias), j, doubt)
+                if w is not None:
+                    row[j] = w
+                    doubt.remove(j)
+                    notes[:] = [note for note in notes if not note.startswith(f"weight from layer-1 neuron {j} ")]
+                    progress = True
+
+    def flat_hyperplanes(self, flat: Sequence[Walk]) -> list[tuple[list[fmpq], fmpq, list[fmpq]]]:
+        """(normal, bias, x) of the walks that crossed known boundaries without bending, each kept only if
+        TestHyperplane accepts it far away: a deeper boundary also crosses, unbent, the boundaries its
+        neuron ignores (2-5-5-1 seed 1 took one for a first-layer neuron).  Rejected planes are remembered,
+        and their walks are then treated as any other."""
+        found: list[tuple[list[fmpq], fmpq, list[fmpq]]] = []
+        for w in flat:
+            x, g = w.anchors[0].x, w.anchors[0].grad
+            normal, bias = normalise(g, -dot(g, x))
+            key = tuple(normal) + (bias,)
+            if key in self.not_hyperplanes or any(normal == f[0] or normal == [-v for v in f[0]] for f in found):
+                continue
+            if self.search.is_hyperplane(x, normal, bias):
+                found.append((normal, bias, x))
+            else:
+                self.not_hyperplanes.add(key)
+        return found
 
     def on_walk(self, walker: BoundaryWalker, walk: Walk, bp: BoundaryPoint) -> bool:
         """bp lies on one of the walk's local planes, in the same region of the known layers."""

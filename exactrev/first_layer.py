@@ -333,6 +333,12 @@ class FirstLayerSearch:
                         return far, False
         return None, False
 
+    def is_hyperplane(self, x: Sequence[Number], normal: Sequence[Number], bias: Number) -> bool:
+        """TestHyperplane for a plane found by other means (a walk that crossed boundaries without bending)."""
+        num = self.ar.num
+        bp = BoundaryPoint(tuple(map(num, x)), tuple(map(num, normal)), num(bias), [], [], ())
+        return self.test_hyperplane(bp)[0] is not None
+
     def probe_twice_if_off(self, bp: BoundaryPoint, u: Sequence[Number], seen: bool) -> tuple[str, list | None]:
         """`probe`, asked again at another distance when it says "off" after a kink was already seen on the
         plane: a deeper boundary crossing the probe's short segment garbles its chords (mpmath, 10-20-20-1

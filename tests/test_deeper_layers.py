@@ -94,3 +94,37 @@ def test_inconsistent_sign_equations_are_reported():
     rows = [[Fraction(1), Fraction(0)], [Fraction(1), Fraction(0)]]
     sol = solve_signs(rows, [Fraction(1), Fraction(2)], 2, 0)
     assert sol.signs == [None, None] and "inconsistent" in sol.reason
+
+
+def _layer_two_formulas(net, z: int, x0):
+    """Layer-2 neuron z of the target as a SecondLayerNeuron, and a layer-3 neuron's formula in the region of
+    layer 2 around x0 (what a deeper walk staying in that region reports)."""
+    from exactrev.deeper_layers import SecondLayerNeuron
+    q = lambda vs: [fmpq(v.numerator, v.denominator) for v in vs]
+    rows, bias = [q(r) for r in net.weights[0]], q(net.biases[0])
+    true = SecondLayerNeuron(rows, bias, q(net.weights[1][z]), q([net.biases[1][z]])[0])
+    on = [m for m, v in enumerate(net.preactivations_batch([x0])[0][1]) if v > 0]
+    v3, c3 = q(net.weights[2][0]), q([net.biases[2][0]])[0]
+    w2, b2 = [q(r) for r in net.weights[1]], q(net.biases[1])
+    weights = [sum((v3[m] * w2[m][j] for m in on), fmpq(0)) for j in range(len(rows))]
+    deeper = SecondLayerNeuron(rows, bias, weights, c3 + sum((v3[m] * b2[m] for m in on), fmpq(0)))
+    return rows, bias, true, deeper
+
+
+def test_confirmation_accepts_layer_two_and_rejects_deeper_or_wrong_formulas():
+    """Far probes must all see a kink exactly on the predicted boundary: a target layer-2 neuron passes; the
+    formula a layer-3 neuron shows inside one region of layer 2, and a layer-2 neuron with one weight set to 0
+    (a boundary its walk never met), are rejected; that weight is measured where the formula predicts B_z to
+    meet B_j."""
+    from exactrev.deeper_layers import SecondLayerNeuron
+    net = random_network([4, 6, 6, 6, 1], seed=3)
+    rows, bias, true, deeper = _layer_two_formulas(net, 0, [Fraction(1, 3), Fraction(-1, 2), Fraction(1), Fraction(0)])
+    known = PartialNetwork(4, [KnownLayer(rows, bias, True)])
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+    assert walker.confirms(true)
+    assert not walker.confirms(deeper)
+    j = max(range(len(rows)), key=lambda i: abs(true.weights[i]))
+    zeroed = SecondLayerNeuron(rows, bias, [fmpq(0) if i == j else w for i, w in enumerate(true.weights)], true.c)
+    assert not walker.confirms(zeroed, [j])
+    assert walker.weight_at_meeting(zeroed, j) == true.weights[j]
