@@ -12,35 +12,27 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import subprocess
 import time
 from pathlib import Path
 
 import exactrev as er
-from results_table import RESULTS, write_results
+from results_table import RESULTS, commit, write_results
 
 
 
-def run_one(widths: list[int], mode: str, seed: int) -> dict:
-    """Extract one He-initialised target; record queries, time, status and whether it is exact."""
+def run_one(widths: list[int], mode: str, seed: int, time_limit: float) -> dict:
+    """Extract one He-initialised target (partial past `time_limit` seconds); record queries, time, status
+    and whether it is exact."""
     target = er.random_network(widths, seed=seed)
     oracle = er.Oracle.from_network(target, mode)
     start = time.perf_counter()
-    result = er.extract(oracle, seed=seed)
+    result = er.extract(oracle, seed=seed, time_limit=time_limit)
     seconds = time.perf_counter() - start
     fd = target.num_params - target.num_hidden
     return {"widths": "-".join(map(str, widths)), "oracle": mode, "seed": seed, "params": target.num_params,
             "functional_dimension": fd, "queries": result.queries, "queries_per_param": result.queries / target.num_params,
             "queries_per_fd": result.queries / fd, "seconds": round(seconds, 3), "status": result.status,
             "canonical_match": er.canonical_form(result.network) == er.canonical_form(target)}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def plot(rows: list[dict], out: Path) -> None:
@@ -69,19 +61,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-limit", type=float, default=900.0, help="seconds per extraction")
     args = parser.parse_args()
     widths = [10, 20, 30] if args.quick else list(range(10, 101, 10))
     depths = [1, 2, 3] if args.quick else [1, 2, 3, 4, 5]
     rows = []
     for w in widths:
         for mode in ("exact", "float"):
-            rows.append({"sweep": "width", "size": w, **run_one([10, w, 10, 10], mode, args.seed)})
+            rows.append({"sweep": "width", "size": w,
+                         **run_one([10, w, 10, 10], mode, args.seed, args.time_limit)})
             print(rows[-1], flush=True)
     for d in depths:
         for mode in ("exact", "float"):
-            rows.append({"sweep": "depth", "size": d, **run_one([10] + [10] * d + [1], mode, args.seed)})
+            rows.append({"sweep": "depth", "size": d,
+                         **run_one([10] + [10] * d + [1], mode, args.seed, args.time_limit)})
             print(rows[-1], flush=True)
-    meta = {"date": datetime.date.today().isoformat(), "commit": commit()}
+    meta = {"date": datetime.date.today().isoformat(), "commit": commit(), "time_limit": args.time_limit}
     keys = ["sweep", "size", "widths", "oracle", "params", "queries", "queries_per_param", "seconds", "status",
             "canonical_match"]
     columns = [(k, lambda r, k=k: f"{r[k]:.2f}" if isinstance(r[k], float) else r[k]) for k in keys]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,3 +18,12 @@ def write_results(name: str, title: str, columns: Sequence[Column], rows: Sequen
     lines = ["| " + " | ".join(header for header, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(cell(r)) for _, cell in columns) + " |" for r in rows]
     (RESULTS / f"{name}.md").write_text(f"{title}\n\n" + "\n".join(lines) + "\n")
+
+
+def commit() -> str:
+    """The checked-out commit's short hash, "-dirty" if the work tree has changes (results' headers), or "unknown"."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"

@@ -40,6 +40,8 @@ every kink is a first-layer one, gets near 1-2.
 
 from __future__ import annotations
 
+import math
+import operator
 import random
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -123,6 +125,7 @@ class FirstLayerSearch:
         self.undecided: list[dict] = []
         self.lines = 0
         self.stage_queries = {stage: 0 for stage in ("lines", "jacobians", "tests", "refine")}
+        self.integer_planes: dict[int, tuple[BoundaryPoint, list[int]]] = {}   # see integer_plane
 
     # ------------------------------------------------------------ driver
     def run(self, max_lines: int = MAX_LINES) -> None:
@@ -184,12 +187,30 @@ class FirstLayerSearch:
         return new
 
     def plane_through(self, x: Sequence[Number], planes: Sequence[BoundaryPoint]) -> BoundaryPoint | None:
-        """The first of `planes` whose plane contains x (exactly in exact mode), or None."""
+        """The first of `planes` whose plane contains x (exactly in exact mode), or None.
+
+        Exact mode tests n.x + b == 0 on integers (x and each plane over a common denominator; a plane's
+        integers are kept): Fraction dot products here were the top cost of wide inputs (784-128-1)."""
+        if self.ar.exact:
+            xs, d = _integers(x)
+            for bp in planes:
+                ns = self.integer_plane(bp)
+                if sum(map(operator.mul, ns, xs)) + ns[-1] * d == 0:
+                    return bp
+            return None
         for bp in planes:
             r = dot(bp.normal, x) + bp.bias
             if self.ar.close(r, 0, max_abs(bp.normal) * max_abs(x) * len(x) + abs(bp.bias)):
                 return bp
         return None
+
+    def integer_plane(self, bp: BoundaryPoint) -> list[int]:
+        """bp's (normal, bias) times the common denominator of its entries, as integers (cached per plane)."""
+        entry = self.integer_planes.get(id(bp))
+        if entry is None or entry[0] is not bp:
+            entry = (bp, _integers(list(bp.normal) + [bp.bias])[0])
+            self.integer_planes[id(bp)] = entry
+        return entry[1]
 
     def region_jacobians(self, scan: LineScan, wanted: Sequence[int]) -> dict[int, list]:
         """Jacobian of each wanted region of the scan (None where the checked steps failed).
@@ -467,6 +488,13 @@ def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], point
     c = c0 + sol[len(n0)] * span
     back = float if ar.mode == "float" else mpmath.mpf
     return normalise([back(v) for v in nn], back(c - dot(nn, x0)))
+
+
+def _integers(v: Sequence[Number]) -> tuple[list[int], int]:
+    """Exact rationals v as integers over their common denominator d: (v_i * d, d)."""
+    dens = [int(c.denominator) for c in v]
+    d = math.lcm(*dens)
+    return [int(c.numerator) * (d // q) for c, q in zip(v, dens)], d
 
 
 def _orthogonalised(v: Sequence[Number], basis: Sequence[Sequence[Number]]) -> list[Number]:

@@ -131,8 +131,8 @@ class Oracle:
         try:
             if self.arithmetic == "exact":
                 if self._takes_fmpq:     # a network target reads flint rationals directly (no gcd per coordinate)
-                    return [v if type(v) is fmpq else to_fraction(v) for v in x]
-                return [to_fraction(v) for v in x]
+                    return [v if type(v) is fmpq or type(v) is Fraction else to_fraction(v) for v in x]
+                return [v if type(v) is Fraction else to_fraction(v) for v in x]   # no call for a Fraction
             if self.arithmetic == "mpmath":
                 return [v if isinstance(v, mpmath.mpf) else to_mpf(v, self.dps) for v in x]
             return [v if type(v) is float else to_float(v) for v in x]
