@@ -67,17 +67,14 @@ class PartialNetwork:
         Layers before the last known one must be fixed (their ReLUs are applied as they are).
         """
         a = fmpq_mat(self.n_in, 1, [to_fmpq(v) for v in x])
-        jac = fmpq_mat(self.n_in, self.n_in, [int(i == j) for i in range(self.n_in) for j in range(self.n_in)])
+        jac = None                      # the identity: layer 1's gradient rows are its weights
         out = []
         for w, b in self._mats:
             h = w * a + b
-            jh = w * jac
+            jh = w if jac is None else w * jac
             vals = list(h.entries())
             out.append((vals, jh))
-            keep = fmpq_mat(len(vals), len(vals), [int(i == j and vals[i] > 0) for i in range(len(vals))
-                                                   for j in range(len(vals))])
-            a = keep * h
-            jac = keep * jh
+            a, jac = _relu_rows(h, vals), _relu_rows(jh, vals)
         return out
 
     def first_crossing(self, x: Sequence[Q], v: Sequence[Q]) -> tuple[Q, list[tuple[int, int]], list[list[Q]]] | None:
@@ -105,6 +102,15 @@ class PartialNetwork:
     def on_known_boundary(self, x: Sequence[Q]) -> bool:
         """Some known neuron's preactivation is exactly 0 at x."""
         return any(v == 0 for vals, _ in self.local_mats(x) for v in vals)
+
+
+def _relu_rows(m: fmpq_mat, vals: Sequence[Q]) -> fmpq_mat:
+    """m with the rows of neurons that are off (value <= 0) set to 0: the ReLU applied to values or gradients
+    (no products with identity or 0/1 diagonal matrices: those dominated 784-input extractions)."""
+    cols = m.ncols()
+    e = m.entries()
+    return fmpq_mat(m.nrows(), cols, [e[i * cols + j] if vals[i] > 0 else 0 for i in range(m.nrows())
+                                      for j in range(cols)])
 
 
 def _fmat(rows: Sequence[Sequence[Q]]) -> fmpq_mat:
