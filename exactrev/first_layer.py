@@ -370,15 +370,7 @@ class FirstLayerSearch:
 
     def direction_in_plane(self, bp: BoundaryPoint) -> list[Number]:
         """A random direction u with normal.u == 0, scaled to max |u_i| == 1."""
-        w = list(bp.normal)
-        ww = dot(w, w)
-        while True:
-            r = self.random_vector(len(w))
-            c = dot(r, w) / ww
-            u = [ri - c * wi for ri, wi in zip(r, w)]
-            if max_abs(u) > 0:
-                m = max_abs(u)
-                return [ui / m for ui in u]
+        return self.orthogonal_direction([list(bp.normal)])
 
     def probe(self, bp: BoundaryPoint, u: Sequence[Number]) -> tuple[str, list | None]:
         """Along the normal through q = x + D u (a point of the plane): a kink on the plane at q ("on", with
@@ -460,6 +452,7 @@ class FirstLayerSearch:
             v = _orthogonalised(self.random_vector(len(basis[0])), basis)
             if max_abs(v) > 0:
                 return [vi / max_abs(v) for vi in v]
+
 
 def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], points: Sequence[Sequence[Number]],
               ar: Arith) -> tuple[list[Number], Number]:
