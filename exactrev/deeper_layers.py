@@ -15,6 +15,9 @@ unexplained neuron z comes with its local normal G ~ grad z(p).  We walk along B
 If B_z is bent before q (a probe on the old plane just before q sees a kink off the plane), z is in
 a deeper layer and its point is kept for layer k+1.  The signs t of layer k-1 and the biases of
 layer k are then solved from the walk points (exactrev.signs).
+With the signs known, each walk's neuron is a formula (LayerNeuron) that predicts B_z everywhere: it is
+kept only if the oracle shows kinks exactly where it predicts them far from the walk (confirms), and a
+weight whose boundary the walk never met is measured where the formula's B_z meets B_j (weight_at_meeting).
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 
 Vec = list
-CONFIRM_POINTS = 6              # predicted far points of a layer-2 boundary probed before it is believed
+CONFIRM_POINTS = 6              # predicted far points of a deeper neuron's boundary probed before it is believed
 CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") to believe it
 CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
-MEETING_LINES = 32              # lines through B_j searched for a predicted point of B_z n B_j
-PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to layer 1 (no other kinks)
+MEETING_LINES = 32              # starting points searched from for a predicted point of B_z n B_j ...
+MEETING_STEPS = 24              # ... each by at most this many Newton steps
+PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -99,18 +103,63 @@ class PartialNetwork:
             return None
         return best, [(li, j) for li, j, _ in hits], [[jh[j, d] for d in range(self.n_in)] for _, j, jh in hits]
 
+    def knots_on_line(self, p: Sequence[Q], d: Sequence[Q], lo: Q, hi: Q) -> list[Q]:
+        """lo, every t in (lo, hi) where a known preactivation changes sign on the line p + t d, and hi:
+        every known value is affine in t between two of them.  Each piece is followed from its start, where a
+        neuron at 0 is taken as on iff it is rising (the piece's side of the knot)."""
+        knots, t = [lo], lo
+        dcol = fmpq_mat(self.n_in, 1, [to_fmpq(v) for v in d])
+        while True:
+            a = fmpq_mat(self.n_in, 1, [to_fmpq(pi + t * di) for pi, di in zip(p, d)])
+            r, step = dcol, None
+            for w, b in self._mats:
+                h, hr = w * a + b, w * r
+                vals, rates = h.entries(), hr.entries()
+                for v, rate in zip(vals, rates):
+                    if rate != 0 and (v > 0) != (rate > 0) and v != 0 and (step is None or -v / rate < step):
+                        step = -v / rate
+                on = [v > 0 or (v == 0 and rate > 0) for v, rate in zip(vals, rates)]
+                a, r = _relu_rows(h, on), _relu_rows(hr, on)
+            if step is None or t + step >= hi:
+                return knots + [hi]
+            t += step
+            knots.append(t)
+
     def on_known_boundary(self, x: Sequence[Q]) -> bool:
         """Some known neuron's preactivation is exactly 0 at x."""
         return any(v == 0 for vals, _ in self.local_mats(x) for v in vals)
 
 
-def _relu_rows(m: fmpq_mat, vals: Sequence[Q]) -> fmpq_mat:
-    """m with the rows of neurons that are off (value <= 0) set to 0: the ReLU applied to values or gradients
-    (no products with identity or 0/1 diagonal matrices: those dominated 784-input extractions)."""
+def _relu_rows(m: fmpq_mat, on: Sequence) -> fmpq_mat:
+    """m with the rows of neurons that are off set to 0 (`on`: a flag, or the value, > 0 when on): the ReLU
+    applied to values or gradients (no products with identity or 0/1 diagonal matrices: those dominated
+    784-input extractions)."""
     cols = m.ncols()
     e = m.entries()
-    return fmpq_mat(m.nrows(), cols, [e[i * cols + j] if vals[i] > 0 else 0 for i in range(m.nrows())
+    return fmpq_mat(m.nrows(), cols, [e[i * cols + j] if on[i] > 0 else 0 for i in range(m.nrows())
                                       for j in range(cols)])
+
+
+def _room(local: Sequence[tuple[list[Q], fmpq_mat]], skip: tuple[int, int] | None = None) -> Q:
+    """min |h| / max|grad h| over the known neurons with a gradient (but `skip`, a (layer, neuron)), from
+    PartialNetwork.local_mats at x: a distance within which x's region of the known layers extends."""
+    best = None
+    for li, (vals, jh) in enumerate(local):
+        for i, (v, row) in enumerate(zip(vals, jh.tolist())):
+            scale = max_abs(row)
+            if scale != 0 and (li, i) != skip and (best is None or abs(v) / scale < best):
+                best = abs(v) / scale
+    return fmpq(1) if best is None else best
+
+
+def _short(x: Sequence[Q], known: PartialNetwork) -> list[Q]:
+    """A point with dyadic coordinates in x's region of the known layers, next to x (x itself if x is on a
+    known boundary): iterations from point to point would otherwise grow their numbers without bound."""
+    room = _room(known.local_mats(x))
+    if room == 0:
+        return list(x)
+    bits = max(0, math.ceil(math.log2((4 * len(x)) / room)) + 1)   # rounding moves x by < room / (4n) in every coordinate
+    return [fmpq(int((v * 2 ** bits + fmpq(1, 2)).floor()), 2 ** bits) for v in x]
 
 
 def _fmat(rows: Sequence[Sequence[Q]]) -> fmpq_mat:
@@ -179,13 +228,30 @@ class SecondLayerNeuron:
         value, g = self.value_grad(x)
         return value == 0 and all(gi * normal[j] == g[j] * ni for gi, ni in zip(g, normal) for j in range(len(g)))
 
+
+class LayerNeuron:
+    """A layer-k neuron z = row . relu(h) + bias as recovered, with h the preactivations of layer k-1 of `known`
+    (layers 1..k-1, every sign solved): its value, gradient and zeros anywhere, exactly, to test it far from
+    its walk and to find where its boundary meets another one."""
+
+    def __init__(self, known: PartialNetwork, row: Sequence[Q], bias: Q) -> None:
+        self.known, self.row, self.bias = known, [to_fmpq(v) for v in row], to_fmpq(bias)
+
+    def value_grad(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
+        """z(x) and grad z(x) (one-sided on a known boundary: the side where a preactivation <= 0 stays off)."""
+        vals, jh = self.known.local_mats(x)[-1]
+        on = [w if v > 0 else fmpq(0) for w, v in zip(self.row, vals)]
+        return dot(on, vals) + self.bias, (fmpq_mat(1, len(on), on) * jh).entries()
+
+    def value(self, x: Sequence[Q]) -> Q:
+        """z(x)."""
+        return sum((w * v for w, v in zip(self.row, self.known.local_mats(x)[-1][0]) if v > 0), self.bias)
+
     def zeros_on_line(self, p: Sequence[Q], d: Sequence[Q], lo: Q, hi: Q) -> list[list[Q]]:
-        """The points p + t d, lo < t < hi, where z changes sign (exact: z is affine between consecutive
-        crossings of layer-1 boundaries)."""
-        rates = [dot(row, d) for row in self.rows]
-        inner = {-(dot(row, p) + b) / r for row, b, r in zip(self.rows, self.bias, rates) if r != 0}
-        knots = [lo] + sorted(t for t in inner if lo < t < hi) + [hi]
-        at = [self.value_grad([pi + t * di for pi, di in zip(p, d)])[0] for t in knots]
+        """The points p + t d, lo < t < hi, where z changes sign (exact: z is affine between consecutive knots
+        of the known layers on the line)."""
+        knots = self.known.knots_on_line(p, d, lo, hi)
+        at = [self.value([pi + t * di for pi, di in zip(p, d)]) for t in knots]
         return [[pi + (u + (v - u) * zu / (zu - zv)) * di for pi, di in zip(p, d)]
                 for u, v, zu, zv in zip(knots, knots[1:], at, at[1:]) if zu * zv < 0]
 
@@ -255,16 +321,16 @@ class BoundaryWalker:
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
 
-    def confirms(self, neuron: SecondLayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS) -> bool:
+    def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS) -> bool:
         """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
         boxes of half-width 1..2^7) show a kink exactly there: every probe must be "on", at least CONFIRM_MIN
-        of them (up to `points`), and for each `unmeasured` layer-1 neuron j (weight set to 0, B_j never met)
-        one of them where j is active (where that weight matters), if any predicted point probed lies there
-        (none does when z is never active where j is: section 5.2 case 1, the weight is then left as 0).
-        A probe where the oracle is constant ("flat") is skipped: a true layer-2 boundary is silent only where
+        of them (up to `points`), and for each `unmeasured` layer-(k-1) neuron j (weight set to 0, B_j never
+        met) one of them where j is active (where that weight matters), if any predicted point probed lies
+        there (none does when z is never active where j is: section 5.2 case 1, the weight is then left as 0).
+        A probe where the oracle is constant ("flat") is skipped: a true boundary is silent only where
         everything downstream is off.
         A deeper neuron's walk stays in one region of the layers between, where its B_z looks like a
-        layer-2 boundary (and a walk that missed a weight is right only where that neuron is off); its formula
+        layer-k boundary (and a walk that missed a weight is right only where that neuron is off); its formula
         predicts B_z elsewhere wrongly, and a probe there sees no kink exactly at the point."""
         n = self.known.n_in
         on = 0
@@ -278,11 +344,11 @@ class BoundaryWalker:
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
                 _, grad = neuron.value_grad(x)
-                pre = [dot(row, x) + b for row, b in zip(neuron.rows, neuron.bias)]
-                room = min((abs(h) / max_abs(row) for row, h in zip(neuron.rows, pre) if any(row)), default=fmpq(1))
+                local = neuron.known.local_mats(x)
+                room = _room(local)
                 if room == 0 or not any(grad):
                     continue
-                active = {j for j in unmeasured if pre[j] > 0}
+                active = {j for j in unmeasured if local[-1][0][j] > 0}
                 if on >= points and active <= shown:
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
@@ -294,40 +360,73 @@ class BoundaryWalker:
                     return False
         return on >= min(points, CONFIRM_MIN) and shown >= seen
 
-    def weight_at_meeting(self, neuron: SecondLayerNeuron, j: int, unmeasured: Sequence[int] = (),
-                          lines: int = MEETING_LINES) -> Q | None:
-        """W_zj for a layer-1 neuron j whose boundary the walk never met, measured where the neuron's formula
+    def weight_at_meeting(self, neuron: LayerNeuron, j: int, unmeasured: Sequence[int] = (),
+                          lines: int = MEETING_LINES, near: Sequence[Q] | None = None) -> Q | None:
+        """W_zj for a layer-(k-1) neuron j whose boundary the walk never met, measured where the neuron's formula
         (right where every `unmeasured` h_i <= 0, whatever those W_zi) predicts B_z to meet B_j: a point q of
-        both, approached inside B_z from the side h_j < 0, and the crossing there (`cross`, which verifies the
-        new plane with a kink).  None if no such meeting point is found or the crossing fails."""
+        both (`meeting_point`), approached inside B_z from the side h_j < 0, and the crossing there (`cross`,
+        which verifies the new plane with a kink).
+        The search starts from random points in boxes of half-width 1..2^7, every other one in a box of
+        half-width 2^-7..1 around `near` (a known point of B_j: a neuron active only on a small set has a
+        small boundary).
+        None if no such meeting point is found or the crossing fails."""
         n = self.known.n_in
-        row, b = neuron.rows[j], neuron.bias[j]
-        rr = dot(row, row)
+        known = neuron.known
         for i in range(lines):
-            scale = 2 ** (i % 8)
+            local_box = near is not None and i % 2 == 0
+            scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % 8))
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
-            p = [pi - (dot(row, p) + b) / rr * ri for pi, ri in zip(p, row)]
-            d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
-            d = [di - dot(row, d) / rr * ri for di, ri in zip(d, row)]
-            for q in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
-                pre = [dot(r, q) + c for r, c in zip(neuron.rows, neuron.bias)]
-                if any(pre[i2] > 0 for i2 in unmeasured if i2 != j):
-                    continue
-                room = min((abs(h) / max_abs(r) for i2, (r, h) in enumerate(zip(neuron.rows, pre))
-                            if i2 != j and any(r)), default=fmpq(1))
-                inside = [qi - room / (4 * n) * ri / max_abs(row) for qi, ri in zip(q, row)]   # h_j < 0 side
-                _, G = neuron.value_grad(inside)
-                GG = dot(G, G)
-                if room == 0 or GG == 0:
-                    continue
-                v = [ri - dot(row, G) / GG * Gi for ri, Gi in zip(row, G)]      # in B_z's plane, h_j increasing
-                if not any(v):
-                    continue
-                c = room / (4 * n * max_abs(v))
-                a = [qi - c * vi for qi, vi in zip(q, v)]
-                kind, data = self.cross(Anchor(a, G), q, v, c, list(row), self.k1, j)
-                if kind == "ok" and data[1] == j:
-                    return data[2]
+            if local_box:
+                p = [pi + ci for pi, ci in zip(p, near)]
+            q = self.meeting_point(neuron, j, p)
+            if q is None:
+                continue
+            local = known.local_mats(q)
+            pre, jh = local[-1]
+            if any(pre[i2] > 0 for i2 in unmeasured if i2 != j):
+                continue
+            g = [jh[j, col] for col in range(n)]
+            room = _room(local, skip=(len(local) - 1, j))
+            inside = [qi - room / (4 * n) * gi / max_abs(g) for qi, gi in zip(q, g)]      # h_j < 0 side
+            _, G = neuron.value_grad(inside)
+            GG = dot(G, G)
+            if room == 0 or GG == 0:
+                continue
+            v = [gi - dot(g, G) / GG * Gi for gi, Gi in zip(g, G)]      # in B_z's plane, h_j increasing
+            if not any(v):
+                continue
+            c = room / (4 * n * max_abs(v))
+            a = [qi - c * vi for qi, vi in zip(q, v)]
+            kind, data = self.cross(Anchor(a, G), q, v, c, g, self.k1, j)
+            if kind == "ok" and data[1] == j:
+                return data[2]
+        return None
+
+    def meeting_point(self, neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int = MEETING_STEPS) -> list[Q] | None:
+        """A point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise linear
+        functions h_j and z from y: in y's region the nearest point where both local planes vanish; if the way
+        there leaves the region, start again in the middle of the next region on the way.  The point returned
+        is exact (h_j = z = 0 there, inside a region of the known layers but j's); None after `steps`."""
+        known = neuron.known
+        y = list(y)
+        for _ in range(steps):
+            vals, jh = known.local_mats(y)[-1]
+            g = [jh[j, col] for col in range(known.n_in)]
+            z, G = neuron.value_grad(y)
+            gg, gG, GG = dot(g, g), dot(g, G), dot(G, G)
+            det = gg * GG - gG * gG
+            if det == 0:
+                return None
+            a, b = (z * gG - vals[j] * GG) / det, (vals[j] * gG - z * gg) / det    # dx = a g + b G
+            dx = [a * gi + b * Gi for gi, Gi in zip(g, G)]
+            knots = known.knots_on_line(y, dx, fmpq(0), fmpq(1))
+            if len(knots) > 2:
+                y = _short([yi + (knots[1] + knots[2]) / 2 * di for yi, di in zip(y, dx)], known)
+                continue
+            x = [yi + di for yi, di in zip(y, dx)]
+            local = known.local_mats(x)
+            exact = local[-1][0][j] == 0 and neuron.value(x) == 0
+            return x if exact and _room(local, skip=(len(local) - 1, j)) > 0 else None
         return None
 
     def region_key(self, x: Sequence[Q]) -> tuple:

@@ -19,7 +19,7 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork, SecondLayerNeuron, Walk
+from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, SecondLayerNeuron, Walk
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
@@ -34,7 +34,8 @@ from .signs import solve_linear_exact, solve_signs, undetermined_columns
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
 
 MAX_HIDDEN_LAYERS = 12
-MAX_ROUNDS = 4                 # restarts after new first-layer neurons or unexplained verification kinks
+MAX_ROUNDS = 16                # restarts after new first-layer neurons or unexplained verification kinks ...
+STALL_ROUNDS = 3               # ... ending once this many rounds in a row found no more hidden neurons
 VERIFY_LINES = 8
 VERIFY_POINTS = 256
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
@@ -142,6 +143,7 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
+        self.settled: dict[tuple, tuple] = {}     # see settle
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
 
@@ -198,6 +200,7 @@ class Extraction:
         first_queries = self.first.queries
         points = list(self.first.deeper_points)
         loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
+        most, stalled = 0, 0           # most hidden neurons found in a round; rounds since that grew
         for rnd in range(MAX_ROUNDS):
             round_start = self.ev.queries
             self.layers = [KnownLayer([list(r) for r in rows1], list(bias1), fixed=False)]
@@ -221,11 +224,30 @@ class Extraction:
             self.stats[-1].queries += self.ev.queries - before
             if not new:
                 return
-            if rnd < MAX_ROUNDS - 1:     # the last round's network is the result: keep what it says is missing
+            planes = self.missed_hyperplanes(new, rows1)
+            if planes:      # first-layer neurons the lines of Algorithm 1 missed (hidden where downstream is off)
                 del self.unidentified[noted:]
+                for normal, bias, x in planes:
+                    rows1.append(normal)
+                    bias1.append(bias)
+                    anchors1.append((x, normal))
+                points += new
+                continue
+            size = sum(len(layer.rows) for layer in self.layers)
+            stalled = 0 if size > most else stalled + 1
+            most = max(most, size)
+            if rnd == MAX_ROUNDS - 1 or stalled >= STALL_ROUNDS:
+                break                    # the last round's network is the result: keep what it says is missing
+            del self.unidentified[noted:]
             points += new
-        self.unidentified.append({"layer": None, "neuron": None, "reason": f"verification lines still found "
-                                  f"unexplained boundaries after {MAX_ROUNDS} rounds"})
+        self.unidentified.append({"layer": None, "neuron": None, "reason": "verification lines still found "
+                                  f"unexplained boundaries after {rnd + 1} rounds"})
+
+    def missed_hyperplanes(self, points: Sequence[BoundaryPoint], rows1: Sequence[list[fmpq]]) -> list:
+        """(normal, bias, x) of the verification points whose local plane TestHyperplane accepts and no known
+        first-layer neuron has: in narrow deep networks Algorithm 1's lines can miss first-layer neurons whose
+        kinks show only where the layers above them are active."""
+        return self.hyperplanes_among([(_q(bp.x), _q(bp.normal), to_fmpq(bp.bias)) for bp in points], rows1)
 
     def verification_points(self, search: FirstLayerSearch) -> list[BoundaryPoint]:
         """Scan fresh random lines; the recovered network must agree with every affine piece the oracle shows
@@ -316,8 +338,8 @@ class Extraction:
 
     # ----------------------------------------------------- deeper layers
     def next_layer(self, pending: Sequence[BoundaryPoint]) -> list[BoundaryPoint] | Restart | None:
-        self.report("walking boundaries")
         """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on)."""
+        self.report("walking boundaries")
         k = len(self.layers) + 1
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         walker = BoundaryWalker(self.dev, known, self.rng)
@@ -362,58 +384,64 @@ class Extraction:
                 prev.rows[j] = [-v for v in prev.rows[j]]
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
-        rows, notes, unmeasured = [], [], []
+        rows, notes = [], []           # notes: per walk, {j: why weight W_zj is not determined (set to 0)}
         for wi, w in enumerate(walks):
-            row, note, doubt = [], [], []
+            row, note = [], {}
             for j, v in enumerate(w.weights):
                 if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
                         and inferred[(wi, j)] is not None:
                     v = inferred[(wi, j)] * signs[j]   # B_j never met, but j is active all along B_z
                 elif v is None:
-                    note.append(f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
-                                f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 "
-                                "case 1); set to 0")
-                    doubt.append(j)
+                    note[j] = (f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
+                               f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 "
+                               "case 1); set to 0")
                     v = fmpq(0)
                 row.append(v)
             rows.append(row)
             notes.append(note)
-            unmeasured.append(doubt)
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
-        if k == 2:   # a deeper neuron's walk can look like a layer-2 one: its boundary must be where predicted
-            for wi, doubt in enumerate(unmeasured):
-                self.measure_unmet(walker, prev, rows[wi], bias[wi], doubt, notes[wi])
-            confirmed = [walker.confirms(SecondLayerNeuron(prev.rows, prev.bias, row, b), doubt)
-                         for row, b, doubt in zip(rows, bias, unmeasured)]
-            leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
-            rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
-            if not rows:
-                self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
-                                          "boundary far from the walk (deeper neurons or invisible boundaries)"})
-                return None
+        # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
+        fixed = PartialNetwork(self.oracle.input_dim, self.layers)
+        settled = [self.settle(walker, LayerNeuron(fixed, row, b), note) for row, b, note in zip(rows, bias, notes)]
+        rows, notes, confirmed = (list(xs) for xs in zip(*settled))
+        leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
+        rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
+        if not rows:
+            self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
+                                      "boundary far from the walk (deeper neurons or invisible boundaries)"})
+            return None
         keep = _distinct_neurons(rows, bias)
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
-        self.unidentified += [{"layer": k, "neuron": z, "reason": reason}
-                              for z, i in enumerate(keep) for reason in notes[i]]
+        self.unidentified += [{"layer": k, "neuron": z, "reason": notes[i][j]}
+                              for z, i in enumerate(keep) for j in sorted(notes[i])]
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
 
-    def measure_unmet(self, walker: BoundaryWalker, prev: KnownLayer, row: list[fmpq], bias: fmpq,
-                      doubt: list[int], notes: list[str]) -> None:
-        """Layer-2 weights set to 0 because the walk never met B_j (`doubt`), measured where the row's formula
-        predicts B_z to meet B_j (BoundaryWalker.weight_at_meeting), until no more can be: `row`, `doubt` and
-        `notes` are updated in place."""
+    def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> tuple:
+        """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms, remembered
+        for the rounds after (same known layers, same walk: same answer, no queries)."""
+        known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
+                      for i in range(len(layer.rows)))
+        key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
+        if key not in self.settled:
+            self.measure_unmet(walker, neuron, notes)
+            self.settled[key] = (neuron.row, notes, walker.confirms(neuron, sorted(notes)))
+        return self.settled[key]
+
+    def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> None:
+        """Weights set to 0 because the walk never met B_j (the keys of `notes`), measured where the neuron's
+        formula predicts B_z to meet B_j (BoundaryWalker.weight_at_meeting), until no more can be: the
+        neuron's row and `notes` are updated in place."""
         progress = True
-        while doubt and progress:
+        while notes and progress:
             progress = False
-            for j in list(doubt):
-                w = walker.weight_at_meeting(SecondLayerNeuron(prev.rows, prev.bias, row, bias), j, doubt)
+            for j in sorted(notes):
+                w = walker.weight_at_meeting(neuron, j, sorted(notes), near=self.anchors[-1][j][0])
                 if w is not None:
-                    row[j] = w
-                    doubt.remove(j)
-                    notes[:] = [note for note in notes if not note.startswith(f"weight from layer-1 neuron {j} ")]
+                    neuron.row[j] = w
+                    del notes[j]
                     progress = True
 
     def flat_hyperplanes(self, flat: Sequence[Walk]) -> list[tuple[list[fmpq], fmpq, list[fmpq]]]:
@@ -421,12 +449,21 @@ class Extraction:
         TestHyperplane accepts it far away: a deeper boundary also crosses, unbent, the boundaries its
         neuron ignores (2-5-5-1 seed 1 took one for a first-layer neuron).  Rejected planes are remembered,
         and their walks are then treated as any other."""
-        found: list[tuple[list[fmpq], fmpq, list[fmpq]]] = []
+        candidates = []
         for w in flat:
             x, g = w.anchors[0].x, w.anchors[0].grad
-            normal, bias = normalise(g, -dot(g, x))
+            candidates.append((x, *normalise(g, -dot(g, x))))
+        return self.hyperplanes_among(candidates)
+
+    def hyperplanes_among(self, candidates: Sequence[tuple[list[fmpq], list[fmpq], fmpq]],
+                          known: Sequence[list[fmpq]] = ()) -> list[tuple[list[fmpq], fmpq, list[fmpq]]]:
+        """(normal, bias, x) of the candidate planes (x, normal, bias) that TestHyperplane accepts, one per
+        plane and none with a normal in `known`; rejected planes are remembered and not tested again."""
+        found: list[tuple[list[fmpq], fmpq, list[fmpq]]] = []
+        for x, normal, bias in candidates:
             key = tuple(normal) + (bias,)
-            if key in self.not_hyperplanes or any(normal == f[0] or normal == [-v for v in f[0]] for f in found):
+            rows = list(known) + [f[0] for f in found]
+            if key in self.not_hyperplanes or any(normal == r or normal == [-v for v in r] for r in rows):
                 continue
             if self.search.is_hyperplane(x, normal, bias):
                 found.append((normal, bias, x))

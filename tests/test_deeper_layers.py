@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+import pytest
 from flint import fmpq
 from hypothesis import given, settings, strategies as st
 
@@ -96,35 +97,51 @@ def test_inconsistent_sign_equations_are_reported():
     assert sol.signs == [None, None] and "inconsistent" in sol.reason
 
 
-def _layer_two_formulas(net, z: int, x0):
-    """Layer-2 neuron z of the target as a SecondLayerNeuron, and a layer-3 neuron's formula in the region of
-    layer 2 around x0 (what a deeper walk staying in that region reports)."""
-    from exactrev.deeper_layers import SecondLayerNeuron
+def _layer_formulas(net, k: int, z: int, x0):
+    """Layer-k neuron z of the target as a LayerNeuron over its layers 1..k-1, and a layer-(k+1) neuron's
+    formula in the region of layer k around x0 (what a deeper walk staying in that region reports)."""
+    from exactrev.deeper_layers import LayerNeuron
     q = lambda vs: [fmpq(v.numerator, v.denominator) for v in vs]
-    rows, bias = [q(r) for r in net.weights[0]], q(net.biases[0])
-    true = SecondLayerNeuron(rows, bias, q(net.weights[1][z]), q([net.biases[1][z]])[0])
-    on = [m for m, v in enumerate(net.preactivations_batch([x0])[0][1]) if v > 0]
-    v3, c3 = q(net.weights[2][0]), q([net.biases[2][0]])[0]
-    w2, b2 = [q(r) for r in net.weights[1]], q(net.biases[1])
-    weights = [sum((v3[m] * w2[m][j] for m in on), fmpq(0)) for j in range(len(rows))]
-    deeper = SecondLayerNeuron(rows, bias, weights, c3 + sum((v3[m] * b2[m] for m in on), fmpq(0)))
-    return rows, bias, true, deeper
+    known = PartialNetwork(net.input_dim, [KnownLayer([q(r) for r in net.weights[i]], q(net.biases[i]), True)
+                                           for i in range(k - 1)])
+    wk, bk = [q(r) for r in net.weights[k - 1]], q(net.biases[k - 1])
+    true = LayerNeuron(known, wk[z], bk[z])
+    on = [m for m, v in enumerate(net.preactivations_batch([x0])[0][k - 1]) if v > 0]
+    v_next, c_next = q(net.weights[k][0]), q([net.biases[k][0]])[0]
+    weights = [sum((v_next[m] * wk[m][j] for m in on), fmpq(0)) for j in range(len(wk[0]))]
+    deeper = LayerNeuron(known, weights, c_next + sum((v_next[m] * bk[m] for m in on), fmpq(0)))
+    return known, true, deeper
 
 
-def test_confirmation_accepts_layer_two_and_rejects_deeper_or_wrong_formulas():
-    """Far probes must all see a kink exactly on the predicted boundary: a target layer-2 neuron passes; the
-    formula a layer-3 neuron shows inside one region of layer 2, and a layer-2 neuron with one weight set to 0
-    (a boundary its walk never met), are rejected; that weight is measured where the formula predicts B_z to
-    meet B_j."""
-    from exactrev.deeper_layers import SecondLayerNeuron
+@pytest.mark.parametrize("k", [2, 3])
+def test_confirmation_accepts_the_layer_and_rejects_deeper_or_wrong_formulas(k):
+    """Far probes must all see a kink exactly on the predicted boundary: a target layer-k neuron passes; the
+    formula a layer-(k+1) neuron shows inside one region of layer k, and a layer-k neuron with one weight set
+    to 0 (a boundary its walk never met), are rejected; that weight is measured where the formula predicts
+    B_z to meet B_j (B_j bent when k = 3)."""
+    from exactrev.deeper_layers import LayerNeuron
     net = random_network([4, 6, 6, 6, 1], seed=3)
-    rows, bias, true, deeper = _layer_two_formulas(net, 0, [Fraction(1, 3), Fraction(-1, 2), Fraction(1), Fraction(0)])
-    known = PartialNetwork(4, [KnownLayer(rows, bias, True)])
+    known, true, deeper = _layer_formulas(net, k, 0, [Fraction(1, 3), Fraction(-1, 2), Fraction(1), Fraction(0)])
     walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
                             random.Random(0))
     assert walker.confirms(true)
     assert not walker.confirms(deeper)
-    j = max(range(len(rows)), key=lambda i: abs(true.weights[i]))
-    zeroed = SecondLayerNeuron(rows, bias, [fmpq(0) if i == j else w for i, w in enumerate(true.weights)], true.c)
+    j = max(range(len(true.row)), key=lambda i: abs(true.row[i]))
+    zeroed = LayerNeuron(known, [fmpq(0) if i == j else w for i, w in enumerate(true.row)], true.bias)
     assert not walker.confirms(zeroed, [j])
-    assert walker.weight_at_meeting(zeroed, j) == true.weights[j]
+    assert walker.weight_at_meeting(zeroed, j) == true.row[j]
+
+
+def test_knots_on_line_are_where_the_target_bends():
+    """Between consecutive knots every preactivation of the known layers is affine along the line (the
+    midpoint's value is the mean of the ends'), and at each inner knot some preactivation is 0."""
+    net = random_network([3, 5, 4, 1], seed=8)
+    q = lambda vs: [fmpq(v.numerator, v.denominator) for v in vs]
+    known = PartialNetwork(3, [KnownLayer([q(r) for r in net.weights[i]], q(net.biases[i]), True) for i in range(2)])
+    p, d = [fmpq(1, 3), fmpq(-2), fmpq(1, 2)], [fmpq(1), fmpq(1, 5), fmpq(-3, 7)]
+    knots = known.knots_on_line(p, d, fmpq(-20), fmpq(20))
+    at = lambda t: [v for vals, _ in known.local_mats([pi + t * di for pi, di in zip(p, d)]) for v in vals]
+    assert knots[0] == -20 and knots[-1] == 20 and len(knots) > 4 and knots == sorted(set(knots))
+    for u, v in zip(knots, knots[1:]):
+        assert [2 * m for m in at((u + v) / 2)] == [a + b for a, b in zip(at(u), at(v))]
+    assert all(0 in at(t) for t in knots[1:-1])
