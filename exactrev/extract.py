@@ -232,6 +232,7 @@ class Extraction:
                     bias1.append(bias)
                     anchors1.append((x, normal))
                 points += new
+                stalled = 0
                 continue
             size = sum(len(layer.rows) for layer in self.layers)
             stalled = 0 if size > most else stalled + 1
