@@ -39,6 +39,8 @@ CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") 
 CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
 MEETING_LINES = 32              # starting points searched from for a predicted point of B_z n B_j ...
 MEETING_STEPS = 24              # ... each by at most this many Newton steps
+LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
+PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked weights and gradients it remembers
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
@@ -60,26 +62,125 @@ class PartialNetwork:
         self.n_in = n_in
         self.layers = list(layers)
         self._mats = [(_fmat(layer.rows), _fmat([[b] for b in layer.bias])) for layer in self.layers]
+        self._entries = [w.entries() for w, _ in self._mats]
+        first = self._mats[0][0].tolist() if self.layers else []
+        self._first_scales = [max_abs(row) for row in first]
+        self._first_norms = [dot(row, row) for row in first]
+        self._recent: list[tuple[list[Q], list[tuple[list[Q], fmpq_mat]]]] = []
+        self._recent_values: list[tuple[list[Q], list[list[Q]]]] = []
+        self._patterns: dict[tuple, fmpq_mat] = {}
+        self._pattern_entries = 0
+        self._neurons: dict[int, tuple["Walk", list, "SecondLayerNeuron | None"]] = {}
 
     def local(self, x: Sequence[Q]) -> list[tuple[list[Q], list[list[Q]]]]:
         """Per layer: (preactivation values, gradient rows) at x, valid in x's region."""
-        return [(vals, jh.tolist()) for vals, jh in self.local_mats(x)]
+        return [(list(vals), jh.tolist()) for vals, jh in self.local_mats(x)]
 
     def local_mats(self, x: Sequence[Q]) -> list[tuple[list[Q], fmpq_mat]]:
-        """Per layer: (preactivation values, gradient matrix) at x, valid in x's region.
+        """Per layer: (preactivation values, gradient matrix) at x, valid in x's region (shared with other callers
+        at the same point: not to be modified).
 
-        Layers before the last known one must be fixed (their ReLUs are applied as they are).
+        Layers before the last known one must be fixed (their ReLUs are applied as they are).  The last
+        LOCAL_CACHE points asked are remembered: a walk asks about the same point several times.
         """
+        key = list(x)
+        for seen, out in self._recent:
+            if seen == key:
+                return out
+        out = self._forward(key, jacobians=True)
+        self._recent.insert(0, (key, out))
+        del self._recent[LOCAL_CACHE:]
+        return out
+
+    def values(self, x: Sequence[Q]) -> list[list[Q]]:
+        """Per layer: the preactivation values at x (no gradients: much cheaper for deeper known layers; the last
+        LOCAL_CACHE points are remembered too, not to be modified)."""
+        key = list(x)
+        for seen, out in self._recent:
+            if seen == key:
+                return [vals for vals, _ in out]
+        for seen, vals in self._recent_values:
+            if seen == key:
+                return vals
+        vals = [v for v, _ in self._forward(key, jacobians=False)]
+        self._recent_values.insert(0, (key, vals))
+        del self._recent_values[LOCAL_CACHE:]
+        return vals
+
+    def _forward(self, x: Sequence[Q], jacobians: bool) -> list[tuple[list[Q], fmpq_mat | None]]:
+        """The known layers at x; a ReLU is applied by zeroing the next layer's columns of neurons that are off
+        (w relu(h) == w' h), which touches fewer entries than zeroing rows of the gradients.  The gradient matrix
+        of a layer depends only on the activation pattern of the layers before it: up to PATTERN_ENTRIES entries
+        of them are remembered."""
         a = fmpq_mat(self.n_in, 1, [to_fmpq(v) for v in x])
         jac = None                      # the identity: layer 1's gradient rows are its weights
-        out = []
-        for w, b in self._mats:
+        out: list[tuple[list[Q], fmpq_mat | None]] = []
+        pattern: tuple = ()
+        for li, ((w, b), entries) in enumerate(zip(self._mats, self._entries)):
+            if li:
+                keep = tuple(v > 0 for v in out[-1][0])
+                pattern += keep
+                w = self._masked(li, keep, w, entries)
             h = w * a + b
-            jh = w if jac is None else w * jac
-            vals = list(h.entries())
-            out.append((vals, jh))
-            a, jac = _relu_rows(h, vals), _relu_rows(jh, vals)
+            if jacobians:
+                jac = w if li == 0 else self._jacobian(li, pattern, w, jac)
+            out.append((h.entries(), jac))
+            a = h
         return out
+
+    def _masked(self, li: int, keep: tuple, w: fmpq_mat, entries: Sequence[Q]) -> fmpq_mat:
+        """Layer li's weights with the columns of the previous layer's neurons that are off set to 0."""
+        key = (li, keep)
+        hit = self._patterns.get(key)
+        if hit is None:
+            hit = self._remember(key, _without_columns(w, entries, keep))
+        return hit
+
+    def _jacobian(self, li: int, pattern: tuple, w: fmpq_mat, below: fmpq_mat) -> fmpq_mat:
+        """Layer li's gradient matrix w * below where the layers before it have activation `pattern`."""
+        key = ("jac", li, pattern)
+        hit = self._patterns.get(key)
+        if hit is None:
+            hit = self._remember(key, w * below)
+        return hit
+
+    def _remember(self, key: tuple, value: fmpq_mat) -> fmpq_mat:
+        """Store a matrix of `_masked` or `_jacobian`, forgetting all of them past PATTERN_ENTRIES entries."""
+        size = value.nrows() * value.ncols()
+        if self._pattern_entries + size > PATTERN_ENTRIES:
+            self._patterns.clear()
+            self._pattern_entries = 0
+        self._patterns[key] = value
+        self._pattern_entries += size
+        return value
+
+    def gradient_scales(self, x: Sequence[Q]) -> list[Q]:
+        """max |entry| of every known neuron's gradient row at x, layer by layer (layer 1's rows are its weights)."""
+        out = []
+        for li, (_, jh) in enumerate(self.local_mats(x)):
+            if li == 0:
+                out += self._first_scales
+                continue
+            e, cols = jh.entries(), jh.ncols()
+            out += [max_abs(e[i * cols:(i + 1) * cols]) for i in range(jh.nrows())]
+        return out
+
+    def gradient_norms(self, x: Sequence[Q], li: int) -> list[Q]:
+        """|grad h_j|^2 of every neuron of known layer li at x (layer 1's are constant)."""
+        if li == 0:
+            return self._first_norms
+        _, jh = self.local_mats(x)[li]
+        e, cols = jh.entries(), jh.ncols()
+        return [dot(row, row) for row in (e[i * cols:(i + 1) * cols] for i in range(jh.nrows()))]
+
+    def neuron_of(self, walk: "Walk") -> "SecondLayerNeuron | None":
+        """SecondLayerNeuron.from_walk(self, walk), remembered per walk while the known layers' rows and biases are
+        unchanged (signs are flipped in place once a layer is solved)."""
+        state = [(list(layer.rows), list(layer.bias)) for layer in self.layers]
+        hit = self._neurons.get(id(walk))
+        if hit is None or hit[0] is not walk or hit[1] != state:
+            hit = self._neurons[id(walk)] = (walk, state, SecondLayerNeuron.from_walk(self, walk))
+        return hit[2]
 
     def first_crossing(self, x: Sequence[Q], v: Sequence[Q]) -> tuple[Q, list[tuple[int, int]], list[list[Q]]] | None:
         """ClosestBoundary: the smallest c > 0 where some known preactivation (affine in x's region) vanishes
@@ -111,15 +212,17 @@ class PartialNetwork:
         dcol = fmpq_mat(self.n_in, 1, [to_fmpq(v) for v in d])
         while True:
             a = fmpq_mat(self.n_in, 1, [to_fmpq(pi + t * di) for pi, di in zip(p, d)])
-            r, step = dcol, None
-            for w, b in self._mats:
+            r, step, keep = dcol, None, ()
+            for li, ((w, b), entries) in enumerate(zip(self._mats, self._entries)):
+                if li:
+                    w = self._masked(li, keep, w, entries)
                 h, hr = w * a + b, w * r
                 vals, rates = h.entries(), hr.entries()
                 for v, rate in zip(vals, rates):
                     if rate != 0 and (v > 0) != (rate > 0) and v != 0 and (step is None or -v / rate < step):
                         step = -v / rate
-                on = [v > 0 or (v == 0 and rate > 0) for v, rate in zip(vals, rates)]
-                a, r = _relu_rows(h, on), _relu_rows(hr, on)
+                keep = tuple(v > 0 or (v == 0 and rate > 0) for v, rate in zip(vals, rates))
+                a, r = h, hr
             if step is None or t + step >= hi:
                 return knots + [hi]
             t += step
@@ -127,17 +230,22 @@ class PartialNetwork:
 
     def on_known_boundary(self, x: Sequence[Q]) -> bool:
         """Some known neuron's preactivation is exactly 0 at x."""
-        return any(v == 0 for vals, _ in self.local_mats(x) for v in vals)
+        return any(v == 0 for vals in self.values(x) for v in vals)
 
 
-def _relu_rows(m: fmpq_mat, on: Sequence) -> fmpq_mat:
-    """m with the rows of neurons that are off set to 0 (`on`: a flag, or the value, > 0 when on): the ReLU
-    applied to values or gradients (no products with identity or 0/1 diagonal matrices: those dominated
-    784-input extractions)."""
+def _without_columns(m: fmpq_mat, entries: Sequence[Q], keep: Sequence[bool]) -> fmpq_mat:
+    """m (whose entries are `entries`) with the columns not kept set to 0: the ReLU of the previous layer applied
+    through m (no products with 0/1 diagonal matrices: those dominated 784-input extractions)."""
+    if all(keep):
+        return m
     cols = m.ncols()
-    e = m.entries()
-    return fmpq_mat(m.nrows(), cols, [e[i * cols + j] if on[i] > 0 else 0 for i in range(m.nrows())
-                                      for j in range(cols)])
+    return fmpq_mat(m.nrows(), cols, [e if keep[i % cols] else 0 for i, e in enumerate(entries)])
+
+
+def _reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
+    """u minus its projection on e (e nonzero): u - (u.e / e.e) e, the two inner products taken once."""
+    c = dot(u, e) / dot(e, e)
+    return [ui - c * ei for ui, ei in zip(u, e)]
 
 
 def _room(local: Sequence[tuple[list[Q], fmpq_mat]], skip: tuple[int, int] | None = None) -> Q:
@@ -392,7 +500,7 @@ class BoundaryWalker:
             GG = dot(G, G)
             if room == 0 or GG == 0:
                 continue
-            v = [gi - dot(g, G) / GG * Gi for gi, Gi in zip(g, G)]      # in B_z's plane, h_j increasing
+            v = _reject(g, G)      # in B_z's plane, h_j increasing
             if not any(v):
                 continue
             c = room / (4 * n * max_abs(v))
@@ -431,7 +539,7 @@ class BoundaryWalker:
 
     def region_key(self, x: Sequence[Q]) -> tuple:
         """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
-        return tuple(v > 0 for vals, _ in self.known.local(x) for v in vals)
+        return tuple(v > 0 for vals in self.known.values(x) for v in vals)
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing."""
@@ -439,20 +547,21 @@ class BoundaryWalker:
         G = anchor.grad
         GG = dot(G, G)
         gG = (jh * fmpq_mat(len(G), 1, G)).entries()
+        norms = self.known.gradient_norms(anchor.x, self.k1)
         options = []
         for j in missing:
             if vals[j] == 0:
                 continue
-            g = [jh[j, d] for d in range(len(G))]
-            proj = [gi - gG[j] / GG * Gi for gi, Gi in zip(g, G)]
-            pp = dot(proj, proj)
+            pp = norms[j] - gG[j] ** 2 / GG      # |proj|^2, proj = grad h_j - (grad h_j.G / G.G) G
             if pp == 0:
                 continue
-            options.append((vals[j] ** 2 / pp, j, proj))
+            options.append((vals[j] ** 2 / pp, j))
         if not options:
             return ("fail", "no missing boundary can be approached within the plane")
         options.sort(key=lambda o: o[0])
-        _, j, proj = self.rng.choice(options) if randomise else options[0]
+        _, j = self.rng.choice(options) if randomise else options[0]
+        ratio = gG[j] / GG
+        proj = [jh[j, d] - ratio * Gd for d, Gd in enumerate(G)]     # grad h_j within B_z's plane
         sgn = -1 if vals[j] > 0 else 1
         v = [sgn * c for c in proj]
         if randomise:
@@ -471,33 +580,33 @@ class BoundaryWalker:
         """v plus a random direction of the plane normal to G (same order of magnitude)."""
         scale = max_abs(v)
         r = [fmpq(self.rng.randint(-64, 64), 64) * scale for _ in v]
-        r = [ri - dot(r, G) / dot(G, G) * Gi for ri, Gi in zip(r, G)]
-        return [vi + ri for vi, ri in zip(v, r)]
+        return [vi + ri for vi, ri in zip(v, _reject(r, G))]
 
     # ------------------------------------------------------------ crossing
     def cross(self, anchor: Anchor, q: list[Q], v: list[Q], c: Q, g: list[Q],
               layer: int, idx: int):
         """Find B_z's plane beyond q (normal G + lam g), verify it, and return the new anchor."""
         G = anchor.grad
-        gg = dot(g, g)
-        m = [Gi - dot(G, g) / gg * gi for Gi, gi in zip(G, g)]          # along B_j, across the old plane
+        m = _reject(G, g)                                                # along B_j, across the old plane
         if not any(m):
             return ("fail", "boundary parallel to a known one")
         eps = c / 2 ** 10
         r = [qi + eps * vi for qi, vi in zip(q, v)]
-        m_scale = eps * max_abs(v) / max_abs(m)
+        v_size = max_abs(v)
+        m_scale = eps * v_size / max_abs(m)
         d = [mi * m_scale for mi in m]
         half = fmpq(2 ** 6)
         scan = points_on_line(self.ev, Line(tuple(r), tuple(d)), -half, half, rng=self.rng)
         candidates = [k for k in scan.kinks if not self.known.on_known_boundary(list(k.x))]
         candidates.sort(key=lambda k: abs(k.t))
-        probe_step = eps * max_abs(v) / 2 ** 10
+        probe_step = eps * v_size / 2 ** 10
         for kink in candidates[:2]:
             x2 = list(kink.x)
-            gap = dot(g, [a - b for a, b in zip(x2, q)])
+            off = [a - b for a, b in zip(x2, q)]
+            gap = dot(g, off)
             if gap == 0:
                 continue
-            lam = -dot(G, [a - b for a, b in zip(x2, q)]) / gap
+            lam = -dot(G, off) / gap
             G2 = [Gi + lam * gi for Gi, gi in zip(G, g)]
             if self.verify_plane(q, v, eps, G, g, G2, probe_step):
                 crossed = idx if layer == self.k1 else None
@@ -531,10 +640,9 @@ class BoundaryWalker:
         dyadic but one (solved exactly to stay on the plane).  Exact points along a walk would otherwise
         grow by hundreds of bits per step; this keeps every step's arithmetic and queries small.
         The region is checked exactly; x itself is returned if the rounded point leaves it."""
-        local = self.known.local_mats(x)
-        vals = [v for layer_vals, _ in local for v in layer_vals]
-        grads = [row for _, jh in local for row in jh.tolist()]
-        margin = min((abs(float(v)) / (1 + float(max_abs(g))) for v, g in zip(vals, grads)), default=1.0)
+        vals = [v for layer_vals, _ in self.known.local_mats(x) for v in layer_vals]
+        scales = self.known.gradient_scales(x)
+        margin = min((abs(float(v)) / (1 + float(s)) for v, s in zip(vals, scales)), default=1.0)
         if margin <= 0:
             return x
         pivot = max(range(len(normal)), key=lambda i: abs(normal[i]))
@@ -542,21 +650,21 @@ class BoundaryWalker:
         bits = max(0, math.ceil(-math.log2(margin / (8 * (ratio + len(x))))))
         y = [v if i == pivot else fmpq(int((v * 2 ** bits + fmpq(1, 2)).floor()), 2 ** bits) for i, v in enumerate(x)]
         y[pivot] = x[pivot] - sum((normal[i] * (y[i] - x[i]) for i in range(len(x)) if i != pivot), fmpq(0)) / normal[pivot]
-        y_vals = [v for layer_vals, _ in self.known.local_mats(y) for v in layer_vals]
+        y_vals = [v for layer_vals in self.known.values(y) for v in layer_vals]
         same_region = all(v != 0 and (v > 0) == (u > 0) for u, v in zip(vals, y_vals))
         return y if same_region else x
 
     def verify_plane(self, q, v, eps, G, g, G2, probe_step) -> bool:
         """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there."""
-        e2 = [gi - dot(g, G) / dot(G, G) * Gi for gi, Gi in zip(g, G)]
+        e2 = _reject(g, G)
         r = [fmpq(self.rng.randint(-64, 64), 64) for _ in G]
         for e in (G, e2):
-            ee = dot(e, e)
-            if ee:
-                r = [ri - dot(r, e) / ee * ei for ri, ei in zip(r, e)]
+            if any(e):
+                r = _reject(r, e)
         scale = eps * max_abs(v) / (max_abs(r) or 1)
-        y0 = [qi + 2 * eps * vi + scale * ri for qi, vi, ri in zip(q, v, r)]
-        m = [Gi - dot(G, g) / dot(g, g) * gi for Gi, gi in zip(G, g)]
+        step = 2 * eps
+        y0 = [qi + step * vi + scale * ri for qi, vi, ri in zip(q, v, r)]
+        m = _reject(G, g)
         s = -dot(G2, [a - b for a, b in zip(y0, q)]) / dot(G2, m)
         y = [a + s * mi for a, mi in zip(y0, m)]
         return self.probe(y, G2, probe_step) == "on"
@@ -565,7 +673,10 @@ class BoundaryWalker:
         """Along n through y (steps of `length`): a kink exactly at y ("on"), elsewhere nearby ("off"), or none
         ("silent"; "flat" if the oracle is even constant there)."""
         step = length / max_abs(n)
-        ys = self.ev.points([[yi + s * step * ni for yi, ni in zip(y, n)] for s in (-2, -1, 1, 2)])
+        u = [step * ni for ni in n]
+        u2 = [2 * ui for ui in u]
+        ys = self.ev.points([[yi - wi for yi, wi in zip(y, u2)], [yi - ui for yi, ui in zip(y, u)],
+                             [yi + ui for yi, ui in zip(y, u)], [yi + wi for yi, wi in zip(y, u2)]])
         left0 = [2 * b - a for a, b in zip(ys[0], ys[1])]
         right0 = [2 * a - b for a, b in zip(ys[2], ys[3])]
         same_slope = [b - a for a, b in zip(ys[0], ys[1])] == [b - a for a, b in zip(ys[2], ys[3])]

@@ -737,7 +737,7 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
 
 def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
     """bp lies on B_z of a layer-2 walk that found every weight (see deeper_layers.SecondLayerNeuron)."""
-    neuron = SecondLayerNeuron.from_walk(known, walk)
+    neuron = known.neuron_of(walk)
     return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
 
 

@@ -189,11 +189,12 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
             continue
         if t is not None and a < t < b and (ar.exact or min(t - a, b - t) * 64 > b - a):
             eta = _offset(ar, min(t - a, b - t), t)
-            fm, f0, fp = ev.on_line(line, [t - eta, t, t + eta])   # t* lands near kinks: 3 points
+            xs = [line.at(s) for s in (t - eta, t, t + eta)]
+            fm, f0, fp = ev.points(xs)                              # t* lands near kinks: 3 points
             scale = max(left.scale_at(t), right.scale_at(t))
             if (ar.close_vec(f0, left.at(t), scale) and ar.close_vec(fm, left.at(t - eta), scale)
                     and ar.close_vec(fp, right.at(t + eta), scale)):
-                kinks.append(Kink(t, tuple(line.at(t)), left, right))
+                kinks.append(Kink(t, tuple(xs[1]), left, right))
                 continue
             split = _split_piece(ar, t, eta, fm, f0, fp)
         if split is None:

@@ -14,6 +14,7 @@ from exactrev.arith import Arith, normalise
 from exactrev.deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
+from exactrev.numbers import to_fmpq
 from exactrev.signs import solve_signs
 
 
@@ -36,6 +37,25 @@ def test_partial_network_matches_the_target():
         moved = net.preactivations_batch([[x[0] + step, x[1], x[2]]])[0]
         for layer, (vals, grads) in enumerate(local):
             assert [(a - b) / step for a, b in zip(moved[layer], pre[layer])] == [frac(g[0]) for g in grads]
+
+
+def test_remembered_points_and_patterns_agree_with_a_fresh_partial_network():
+    """PartialNetwork remembers points and activation patterns: asked again (in any order, by value or by the
+    same list), values, gradients, gradient scales and norms are those a fresh PartialNetwork computes."""
+    net = random_network([4, 6, 5, 3, 1], seed=3)
+    layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
+              for w, b in zip(net.weights[:3], net.biases[:3])]
+    known = PartialNetwork(4, layers)
+    rng = random.Random(3)
+    xs = [[fmpq(rng.randint(-99, 99), 17) for _ in range(4)] for _ in range(40)]
+    for x in xs + xs[::-1] + [list(x) for x in xs]:
+        fresh = PartialNetwork(4, layers)
+        mats = [(vals, jh.tolist()) for vals, jh in fresh.local_mats(x)]
+        assert known.values(x) == [vals for vals, _ in mats]
+        assert [(vals, jh.tolist()) for vals, jh in known.local_mats(x)] == mats
+        assert known.gradient_scales(x) == [max(abs(v) for v in row) for _, jh in mats for row in jh]
+        assert [known.gradient_norms(x, li) for li in range(3)] == [[sum(v * v for v in row) for row in jh]
+                                                                    for _, jh in mats]
 
 
 @settings(max_examples=5, deadline=None)
