@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import signal
 import threading
@@ -199,8 +200,10 @@ def run_sweep(config: SweepConfig, *, scheduler: str | None = None, workers: int
     cluster = None
     if scheduler is None:
         with _workers_ignore_sigint():
+            # only CRITICAL log lines: a loaded machine can make a worker's heartbeat fail while the cluster
+            # shuts down after Ctrl-C, an ERROR line that is noise (a job's own error is kept in the table)
             cluster = LocalCluster(n_workers=workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
-                                   processes=True, dashboard_address=None, silence_logs=40)
+                                   processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
     client = Client(scheduler or cluster)
     try:
         futures = [client.submit(run_job, job, key=f"exactrev-{job.job_id}-{i}", pure=False)
