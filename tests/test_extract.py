@@ -13,6 +13,7 @@ from exactrev import Network, Oracle, canonical_form, extract, random_network
 from exactrev.extract import Extraction
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.netformat import network_from_dict
+from exactrev.numbers import to_fmpq
 
 
 def agree(a: Network, b: Network, n_in: int, seed: int, count: int = 400) -> bool:
@@ -226,3 +227,19 @@ def test_a_flat_walk_is_a_first_layer_neuron_only_if_test_hyperplane_says_so():
     truth |= {tuple(-v for v in p) for p in truth}
     assert result.network.weights[0] and all(plane(w, b) in truth
                                              for w, b in zip(result.network.weights[0], result.network.biases[0]))
+
+
+def test_verification_points_on_a_missed_first_layer_plane_become_first_layer_neurons():
+    """A verification point whose plane TestHyperplane accepts, and no known first-layer neuron has, is a
+    first-layer neuron Algorithm 1's lines missed; deeper boundary points and known planes are not."""
+    net = random_network([4, 6, 6, 1], seed=0)
+    run = Extraction(Oracle.from_network(net), 0)
+    search = run.search = FirstLayerSearch(run.ev, run.rng)
+    search.run()
+    first = search.result()
+    assert first.deeper_points and len(first.hyperplane_points) >= 2
+    missed, *known = first.hyperplane_points
+    rows1 = [[to_fmpq(v) for v in bp.normal] for bp in known]
+    found = run.missed_hyperplanes(first.deeper_points[:6] + first.hyperplane_points, rows1)
+    assert [f[0] for f in found] == [[to_fmpq(v) for v in missed.normal]]
+    assert run.missed_hyperplanes(first.hyperplane_points, rows1 + [found[0][0]]) == []
