@@ -144,6 +144,7 @@ class Extraction:
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
         self.settled: dict[tuple, tuple] = {}     # see settle
+        self.verify_scans: list[tuple[Line, Any]] = []   # verification lines scanned so far (see verification_points)
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
 
@@ -251,17 +252,20 @@ class Extraction:
         return self.hyperplanes_among([(_q(bp.x), _q(bp.normal), to_fmpq(bp.bias)) for bp in points], rows1)
 
     def verification_points(self, search: FirstLayerSearch) -> list[BoundaryPoint]:
-        """Scan fresh random lines; the recovered network must agree with every affine piece the oracle shows
-        and have a boundary at every kink.  Returns boundary points of kinks it cannot explain (to extract
-        them in another round); a disagreement without such kinks is recorded as unidentified."""
+        """Scan fresh random lines (VERIFY_LINES in the first round, half as many later) and check again, at no
+        cost in queries, the lines of earlier rounds; the recovered network must agree with every affine piece
+        the oracle shows and have a boundary at every kink.  Returns boundary points of kinks it cannot explain
+        (to extract them in another round); a disagreement without such kinks is recorded as unidentified."""
         net = self.network()
         half = self.ar.num(LINE_HALF_LENGTH)
         new: list[BoundaryPoint] = []
         differs = False
-        for i in range(VERIFY_LINES):
+        for i in range(VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES):
             base = search.random_line()
             line = Line(tuple(2 ** (i % 4) * v for v in base.p), base.d)   # through points up to 8 units out
             scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
+            self.verify_scans.append((line, scan))
+        for line, scan in self.verify_scans:
             pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
             todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
             if todo:
