@@ -35,7 +35,7 @@ def run_one(widths: list[int], mode: str, seed: int, time_limit: float) -> dict:
             "canonical_match": er.canonical_form(result.network) == er.canonical_form(target)}
 
 
-def plot(rows: list[dict], out: Path) -> None:
+def plot(rows: list[dict], out: Path, meta: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -52,7 +52,7 @@ def plot(rows: list[dict], out: Path) -> None:
         axes[1, col].set(xlabel=label, ylabel="wall seconds", title=f"{sweep} sweep: time")
         for ax in axes[:, col]:
             ax.legend()
-    fig.suptitle(f"exactrev scaling, {datetime.date.today()}, commit {commit()}", fontsize=9)
+    fig.suptitle(f"exactrev scaling, {meta['date']}, commit {meta['commit']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
 
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, default=900.0, help="seconds per extraction")
     args = parser.parse_args()
+    meta = {"date": datetime.date.today().isoformat(), "commit": commit(), "time_limit": args.time_limit}
     widths = [10, 20, 30] if args.quick else list(range(10, 101, 10))
     depths = [1, 2, 3] if args.quick else [1, 2, 3, 4, 5]
     rows = []
@@ -76,13 +77,12 @@ def main() -> None:
             rows.append({"sweep": "depth", "size": d,
                          **run_one([10] + [10] * d + [1], mode, args.seed, args.time_limit)})
             print(rows[-1], flush=True)
-    meta = {"date": datetime.date.today().isoformat(), "commit": commit(), "time_limit": args.time_limit}
     keys = ["sweep", "size", "widths", "oracle", "params", "queries", "queries_per_param", "seconds", "status",
             "canonical_match"]
     columns = [(k, lambda r, k=k: f"{r[k]:.2f}" if isinstance(r[k], float) else r[k]) for k in keys]
     write_results("scaling", f"Scaling run {meta['date']}, commit {meta['commit']}", columns, rows,
                   payload={"meta": meta, "rows": rows})
-    plot(rows, RESULTS / "scaling.png")
+    plot(rows, RESULTS / "scaling.png", meta)
 
 
 if __name__ == "__main__":
