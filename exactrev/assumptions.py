@@ -26,6 +26,7 @@ from flint import fmpq, fmpq_mat, fmpz_mat, nmod_mat
 
 from .errors import ExactrevError
 from .network import Network
+from .numbers import integers_over_lcm
 from .regions import ACTIVE, INACTIVE, ZERO_FN, Leaf, enumerate_regions
 
 STATUSES = ("holds", "fails", "unknown")
@@ -327,11 +328,7 @@ def _mod_p(rows: list[list[fmpq]]) -> list[list[int]]:
 
 def _rank_q(rows: list[list[fmpq]]) -> int:
     """Exact rank over Q (rows scaled to integers, flint's fmpz_mat)."""
-    ints = []
-    for r in rows:
-        den = math.lcm(*(int(v.q) for v in r))
-        ints.append([int(v.p) * (den // int(v.q)) for v in r])
-    return fmpz_mat(ints).rank()
+    return fmpz_mat([integers_over_lcm(r)[0] for r in rows]).rank()
 
 
 def _functional_dimension(net: Network, act: _Activity, points: list[list[Fraction]], exhaustive: bool) -> Check:

@@ -248,22 +248,19 @@ def _reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
     return [ui - c * ei for ui, ei in zip(u, e)]
 
 
-def _room(local: Sequence[tuple[list[Q], fmpq_mat]], skip: tuple[int, int] | None = None) -> Q:
-    """min |h| / max|grad h| over the known neurons with a gradient (but `skip`, a (layer, neuron)), from
-    PartialNetwork.local_mats at x: a distance within which x's region of the known layers extends."""
-    best = None
-    for li, (vals, jh) in enumerate(local):
-        for i, (v, row) in enumerate(zip(vals, jh.tolist())):
-            scale = max_abs(row)
-            if scale != 0 and (li, i) != skip and (best is None or abs(v) / scale < best):
-                best = abs(v) / scale
-    return fmpq(1) if best is None else best
+def _room(known: PartialNetwork, x: Sequence[Q], skip: int | None = None) -> Q:
+    """min |h| / max|grad h| at x over the known neurons with a gradient (but neuron `skip` of the last known
+    layer): a distance within which x's region of the known layers extends."""
+    vals = [v for layer in known.values(x) for v in layer]
+    skipped = None if skip is None else len(vals) - len(known.layers[-1].rows) + skip
+    return min((abs(v) / s for i, (v, s) in enumerate(zip(vals, known.gradient_scales(x))) if s != 0 and i != skipped),
+               default=fmpq(1))
 
 
 def _short(x: Sequence[Q], known: PartialNetwork) -> list[Q]:
     """A point with dyadic coordinates in x's region of the known layers, next to x (x itself if x is on a
     known boundary): iterations from point to point would otherwise grow their numbers without bound."""
-    room = _room(known.local_mats(x))
+    room = _room(known, x)
     if room == 0:
         return list(x)
     bits = max(0, math.ceil(math.log2((4 * len(x)) / room)) + 1)   # rounding moves x by < room / (4n) in every coordinate
@@ -352,8 +349,8 @@ class LayerNeuron:
         return dot(on, vals) + self.bias, (fmpq_mat(1, len(on), on) * jh).entries()
 
     def value(self, x: Sequence[Q]) -> Q:
-        """z(x)."""
-        return sum((w * v for w, v in zip(self.row, self.known.local_mats(x)[-1][0]) if v > 0), self.bias)
+        """z(x) (no gradients needed)."""
+        return sum((w * v for w, v in zip(self.row, self.known.values(x)[-1]) if v > 0), self.bias)
 
     def zeros_on_line(self, p: Sequence[Q], d: Sequence[Q], lo: Q, hi: Q) -> list[list[Q]]:
         """The points p + t d, lo < t < hi, where z changes sign (exact: z is affine between consecutive knots
@@ -452,11 +449,10 @@ class BoundaryWalker:
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
                 _, grad = neuron.value_grad(x)
-                local = neuron.known.local_mats(x)
-                room = _room(local)
+                room = _room(neuron.known, x)
                 if room == 0 or not any(grad):
                     continue
-                active = {j for j in unmeasured if local[-1][0][j] > 0}
+                active = {j for j in unmeasured if neuron.known.values(x)[-1][j] > 0}
                 if on >= points and active <= shown:
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
@@ -489,12 +485,11 @@ class BoundaryWalker:
             q = self.meeting_point(neuron, j, p)
             if q is None:
                 continue
-            local = known.local_mats(q)
-            pre, jh = local[-1]
+            pre, jh = known.local_mats(q)[-1]
             if any(pre[i2] > 0 for i2 in unmeasured if i2 != j):
                 continue
             g = [jh[j, col] for col in range(n)]
-            room = _room(local, skip=(len(local) - 1, j))
+            room = _room(known, q, skip=j)
             inside = [qi - room / (4 * n) * gi / max_abs(g) for qi, gi in zip(q, g)]      # h_j < 0 side
             _, G = neuron.value_grad(inside)
             GG = dot(G, G)
@@ -532,9 +527,8 @@ class BoundaryWalker:
                 y = _short([yi + (knots[1] + knots[2]) / 2 * di for yi, di in zip(y, dx)], known)
                 continue
             x = [yi + di for yi, di in zip(y, dx)]
-            local = known.local_mats(x)
-            exact = local[-1][0][j] == 0 and neuron.value(x) == 0
-            return x if exact and _room(local, skip=(len(local) - 1, j)) > 0 else None
+            exact = known.values(x)[-1][j] == 0 and neuron.value(x) == 0
+            return x if exact and _room(known, x, skip=j) > 0 else None
         return None
 
     def region_key(self, x: Sequence[Q]) -> tuple:
@@ -608,7 +602,7 @@ class BoundaryWalker:
                 continue
             lam = -dot(G, off) / gap
             G2 = [Gi + lam * gi for Gi, gi in zip(G, g)]
-            if self.verify_plane(q, v, eps, G, g, G2, probe_step):
+            if self.verify_plane(q, v, eps, G, g, G2, m, probe_step):
                 crossed = idx if layer == self.k1 else None
                 sigma = 1 if dot(g, v) > 0 else -1
                 return ("ok", (Anchor(self.centre(q, x2, G2), G2), crossed, sigma * lam))
@@ -654,8 +648,9 @@ class BoundaryWalker:
         same_region = all(v != 0 and (v > 0) == (u > 0) for u, v in zip(vals, y_vals))
         return y if same_region else x
 
-    def verify_plane(self, q, v, eps, G, g, G2, probe_step) -> bool:
-        """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there."""
+    def verify_plane(self, q, v, eps, G, g, G2, m, probe_step) -> bool:
+        """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there
+        (m: G without its component along g, the direction `cross` searched in)."""
         e2 = _reject(g, G)
         r = [fmpq(self.rng.randint(-64, 64), 64) for _ in G]
         for e in (G, e2):
@@ -664,7 +659,6 @@ class BoundaryWalker:
         scale = eps * max_abs(v) / (max_abs(r) or 1)
         step = 2 * eps
         y0 = [qi + step * vi + scale * ri for qi, vi, ri in zip(q, v, r)]
-        m = _reject(G, g)
         s = -dot(G2, [a - b for a, b in zip(y0, q)]) / dot(G2, m)
         y = [a + s * mi for a, mi in zip(y0, m)]
         return self.probe(y, G2, probe_step) == "on"

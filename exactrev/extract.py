@@ -19,11 +19,11 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, SecondLayerNeuron, Walk
+from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
-from .geometry import Evaluator, Line, geometric_grid, points_on_line, region_point
+from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
 from .network import Network
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
@@ -144,7 +144,7 @@ class Extraction:
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
         self.settled: dict[tuple, tuple] = {}     # see settle
-        self.verify_scans: list[tuple[Line, Any]] = []   # verification lines scanned so far (see verification_points)
+        self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
 
@@ -266,11 +266,9 @@ class Extraction:
             scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
             self.verify_scans.append((line, scan))
         for line, scan in self.verify_scans:
-            pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
-            todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
-            if todo:
-                jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
-                new += [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+            found = self.unexplained(net, scan, search)
+            if found is not None:
+                new += found
                 continue
             ts = [region_point(lo, hi, self.ar) for lo, hi, _ in scan.regions]
             differs |= net.evaluate_batch([line.at(t) for t in ts]) != [p.at(t) for t, (_, _, p) in zip(ts, scan.regions)]
@@ -278,15 +276,22 @@ class Extraction:
             line = self.point_check(net, search)
             if line is not None:                    # a random point disagrees: scan a line through it
                 scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
-                pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
-                todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
-                jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
-                new += [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+                new += self.unexplained(net, scan, search) or []
                 differs = True
         if differs and not new and self.output is not None:
             self.unidentified.append({"layer": None, "neuron": None, "reason":
                                       "a verification line shows the recovered network differs from the target"})
         return new
+
+    def unexplained(self, net: Network, scan: LineScan, search: FirstLayerSearch) -> list[BoundaryPoint] | None:
+        """Boundary points (local planes measured) of the scan's kinks that lie on no hidden boundary of `net`;
+        None if every kink lies on one."""
+        pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
+        todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
+        if not todo:
+            return None
+        jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+        return [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
 
     def point_check(self, net: Network, search: FirstLayerSearch) -> Line | None:
         """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32, as many

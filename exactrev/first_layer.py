@@ -40,7 +40,6 @@ every kink is a first-layer one, gets near 1-2.
 
 from __future__ import annotations
 
-import math
 import operator
 import random
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
 from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, jacobian_at, points_on_line,
                        rank_one_normal, region_point)
+from .numbers import integers_over_lcm
 from .oracle import Oracle
 
 Number = Any
@@ -192,7 +192,7 @@ class FirstLayerSearch:
         Exact mode tests n.x + b == 0 on integers (x and each plane over a common denominator; a plane's
         integers are kept): Fraction dot products here were the top cost of wide inputs (784-128-1)."""
         if self.ar.exact:
-            xs, d = _integers(x)
+            xs, d = integers_over_lcm(x)
             for bp in planes:
                 ns = self.integer_plane(bp)
                 if sum(map(operator.mul, ns, xs)) + ns[-1] * d == 0:
@@ -208,7 +208,7 @@ class FirstLayerSearch:
         """bp's (normal, bias) times the common denominator of its entries, as integers (cached per plane)."""
         entry = self.integer_planes.get(id(bp))
         if entry is None or entry[0] is not bp:
-            entry = (bp, _integers(list(bp.normal) + [bp.bias])[0])
+            entry = (bp, integers_over_lcm(list(bp.normal) + [bp.bias])[0])
             self.integer_planes[id(bp)] = entry
         return entry[1]
 
@@ -481,13 +481,6 @@ def fit_plane(normal: Sequence[Number], bias: Number, x: Sequence[Number], point
     c = c0 + sol[len(n0)] * span
     back = float if ar.mode == "float" else mpmath.mpf
     return normalise([back(v) for v in nn], back(c - dot(nn, x0)))
-
-
-def _integers(v: Sequence[Number]) -> tuple[list[int], int]:
-    """Exact rationals v as integers over their common denominator d: (v_i * d, d)."""
-    dens = [int(c.denominator) for c in v]
-    d = math.lcm(*dens)
-    return [int(c.numerator) * (d // q) for c, q in zip(v, dens)], d
 
 
 def _orthogonalised(v: Sequence[Number], basis: Sequence[Sequence[Number]]) -> list[Number]:

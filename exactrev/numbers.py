@@ -149,6 +149,13 @@ def to_float(x: Any) -> float:
     return f.numerator / f.denominator
 
 
+def integers_over_lcm(values: Sequence[Any]) -> tuple[list[int], int]:
+    """Exact rationals (Fraction or fmpq) as integers over their common denominator d: ([v_i * d], d)."""
+    dens = [int(v.denominator) for v in values]
+    d = math.lcm(*dens)
+    return [int(v.numerator) * (d // q) for v, q in zip(values, dens)], d
+
+
 def fraction_matrix_to_fmpz(rows: Sequence[Sequence[fmpq]]) -> tuple[fmpz_mat, fmpz]:
     """Rational matrix -> (integer matrix, common denominator), so products run on fmpz_mat."""
     m = fmpq_mat(len(rows), len(rows[0]) if rows else 0, [v for r in rows for v in r])

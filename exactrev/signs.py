@@ -18,13 +18,12 @@ then solved exactly); otherwise the signs are reported undetermined, never guess
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from flint import fmpq, fmpq_mat, fmpz_mat
 
-from .numbers import to_fmpq
+from .numbers import integers_over_lcm, to_fmpq
 
 Q = Any
 
@@ -125,8 +124,7 @@ def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) 
         if any(red[i, j] != 0 for j in range(n_other)):
             continue
         coeffs = [red[i, j] for j in range(n_other, len(order))] + [red[i, len(order)]]
-        den = math.lcm(*(int(c.q) for c in coeffs))
-        ints = [int(c.p) * (den // int(c.q)) for c in coeffs]
+        ints, _ = integers_over_lcm(coeffs)
         eqs.append(ints[:-1])
         ds.append(ints[-1])
     return eqs, ds
