@@ -20,9 +20,11 @@ from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
 from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk
+from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
+from .extract_numeric import NumericLayers
 from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
 from .network import Network
 from .numbers import format_rational, to_fmpq
@@ -188,16 +190,14 @@ class Extraction:
         if not self.first.hyperplanes:
             self.unidentified.append({"layer": 1, "neuron": None, "reason": "no boundary found: the output looks affine"})
             return
+        if not self.ar.exact:
+            self.numeric_layers(NumLayer([list(w) for w, _ in self.first.hyperplanes],
+                                         [b for _, b in self.first.hyperplanes]),
+                                [(bp.x, bp.normal) for bp in self.first.hyperplane_points])
+            return
         rows1 = [_q(w) for w, _ in self.first.hyperplanes]
         bias1 = _q(b for _, b in self.first.hyperplanes)
         anchors1 = [(_q(bp.x), _q(bp.normal)) for bp in self.first.hyperplane_points]
-        if not self.ar.exact:
-            self.layers.append(KnownLayer(rows1, bias1, fixed=False))
-            self.stats.append(LayerStats(len(rows1), self.first.queries, None))
-            self.unidentified.append({"layer": 2, "neuron": None,
-                                      "reason": f"{self.ar.mode} oracle: layers beyond the first are extracted "
-                                                "in exact mode only in this version"})
-            return
         first_queries = self.first.queries
         points = list(self.first.deeper_points)
         loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
@@ -244,6 +244,16 @@ class Extraction:
             points += new
         self.unidentified.append({"layer": None, "neuron": None, "reason": "verification lines still found "
                                   f"unexplained boundaries after {rnd + 1} rounds"})
+
+    def numeric_layers(self, layer1: NumLayer, anchors1: list) -> None:
+        """Layers 2.. and the output with a rounding oracle (exactrev.extract_numeric): estimates, each layer with
+        its measured relative residual as max_rel_error."""
+        self.stats = [LayerStats(len(layer1.rows), self.first.queries, None)]
+        found = NumericLayers(self.search, layer1, anchors1).run(self.first.deeper_points)
+        self.layers = [KnownLayer(layer.rows, layer.bias, fixed=False) for layer in found.layers]
+        self.stats += [LayerStats(n, q, err) for n, q, err in found.stats]
+        self.unidentified += found.unidentified
+        self.output = found.output
 
     def missed_hyperplanes(self, points: Sequence[BoundaryPoint], rows1: Sequence[list[fmpq]]) -> list:
         """(normal, bias, x) of the verification points whose local plane TestHyperplane accepts and no known

@@ -49,8 +49,8 @@ import mpmath
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, jacobian_at, points_on_line,
-                       rank_one_normal, region_point)
+from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, points_on_line, rank_one_normal,
+                       region_jacobian, region_point)
 from .numbers import integers_over_lcm
 from .oracle import Oracle
 
@@ -234,7 +234,7 @@ class FirstLayerSearch:
         """The targets of one run: the longest region whose Jacobian check passes is measured, then the
         known jumps carry its Jacobian to the others."""
         for r in sorted(targets, key=lambda s: scan.regions[s][0] - scan.regions[s][1]):
-            jac = self.measured_jacobian(scan, r)
+            jac = region_jacobian(self.ev, scan, r)
             if jac is not None:
                 break
         else:
@@ -257,16 +257,6 @@ class FirstLayerSearch:
         nd = dot(n, scan.line.d)
         c = [(b - a) / nd for a, b in zip(scan.regions[i][2].slope, scan.regions[i + 1][2].slope)]
         return [[v + sign * co * nj for v, nj in zip(row, n)] for row, co in zip(jac, c)]
-
-    def measured_jacobian(self, scan: LineScan, r: int) -> list | None:
-        """Region r's Jacobian from coordinate steps (n_in queries, checked against the region's slope)."""
-        lo, hi, piece = scan.regions[r]
-        t = region_point(lo, hi, self.ar)
-        x = scan.line.at(t)
-        fx = piece.at(t) if self.ar.exact else self.ev.points([x])[0]
-        reach = min((hi - lo) * max_abs(scan.line.d), self.ar.num(1))
-        h = self.ar.simple_near(reach / 2 ** 12, reach / 2 ** 14) if self.ar.exact else reach / 8
-        return jacobian_at(self.ev, x, fx, scan.line.d, piece.slope, h)
 
     def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
         """InferHyperplane at kink i: local plane from the rank-one Jacobian jump."""

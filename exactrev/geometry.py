@@ -211,6 +211,19 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     return LineScan(line, lo, hi, kinks, regions, unresolved)
 
 
+def refined_kink(ev: Evaluator, scan: LineScan, i: int) -> Number:
+    """t of kink i re-measured from two chords over the middle halves of the regions on its sides (rounding modes:
+    the scan's pieces are chords over steps 2**8 times shorter, so their slopes, and the kink, are that much less
+    precise); the scan's t if the chords do not meet inside those regions."""
+    t = scan.kinks[i].t
+    lo = scan.kinks[i - 1].t if i > 0 else scan.lo
+    hi = scan.kinks[i + 1].t if i + 1 < len(scan.kinks) else scan.hi
+    ts = [t - (t - lo) * 3 / 4, t - (t - lo) / 4, t + (hi - t) / 4, t + (hi - t) * 3 / 4]
+    f = ev.on_line(scan.line, ts)
+    better = intersect(chord(ts[0], f[0], ts[1], f[1]), chord(ts[2], f[2], ts[3], f[3]), ev.arith)
+    return better if better is not None and ts[1] < better < ts[2] else t
+
+
 def _end_piece(ev: Evaluator, line: Line, t0: Number, step: Number) -> Piece:
     """The piece at the end t0 of the scanned interval, from samples towards its inside (step < 0 at the upper
     end): a chord (2 queries) in exact mode; with rounding the step is longer, so three collinear samples
@@ -345,6 +358,19 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
             return jac
         h = h / 2
     return None
+
+
+def region_jacobian(ev: Evaluator, scan: LineScan, r: int) -> list[Vec] | None:
+    """Region r's Jacobian from coordinate steps at a point well inside it (n_in queries, checked against the
+    region's slope along the line; see jacobian_at)."""
+    ar = ev.arith
+    lo, hi, piece = scan.regions[r]
+    t = region_point(lo, hi, ar)
+    x = scan.line.at(t)
+    fx = piece.at(t) if ar.exact else ev.points([x])[0]
+    reach = min((hi - lo) * max_abs(scan.line.d), ar.num(1))
+    h = ar.simple_near(reach / 2 ** 12, reach / 2 ** 14) if ar.exact else reach / 8
+    return jacobian_at(ev, x, fx, scan.line.d, piece.slope, h)
 
 
 def rank_one_normal(jump: Sequence[Sequence[Number]], ar: Arith) -> tuple[Vec, Vec] | None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from exactrev import Network, Oracle, canonical_form, extract, random_network
+from exactrev.compare import layer_errors
 from exactrev.extract import Extraction
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.netformat import network_from_dict
@@ -111,12 +112,18 @@ def test_dead_and_duplicate_neurons_never_give_a_wrong_complete_network():
         assert result.unidentified
 
 
-def test_float_oracle_recovers_the_first_layer_and_says_what_is_missing():
-    net = random_network([4, 6, 5, 1], seed=5)
-    result = extract(Oracle.from_network(net, "float"), seed=5)
-    assert result.status == "partial" and result.layers[0].neurons == len(result.hyperplanes) >= 1
-    assert any("exact mode only" in u["reason"] for u in result.unidentified)
-    assert result.layers[0].max_rel_error is None       # unknown without the target (see benchmarks)
+@pytest.mark.parametrize("mode, widths, seed, bound", [
+    ("float", [4, 6, 5, 1], 5, 1e-9), ("float", [6, 5, 5, 2], 0, 1e-9), ("mpmath", [4, 6, 5, 1], 5, 1e-20)])
+def test_rounding_oracles_recover_every_layer_to_the_issue_bound(mode, widths, seed, bound):
+    """Algorithm 2 with tolerances: the whole network through a float64 (or 30-digit mpmath) oracle, each layer's
+    normalised error (Fig. 4) under the bound; each deeper layer reports the measured residual of its fit."""
+    net = random_network(widths, seed=seed)
+    result = extract(Oracle.from_network(net, mode, dps=30), seed=seed)
+    assert result.status == "complete" and result.widths == net.widths, result.unidentified
+    errors = layer_errors(result.network, net)
+    assert all(e.weight <= bound and e.bias <= bound for e in errors), errors
+    assert result.layers[0].max_rel_error is None                  # layer 1 alone cannot be measured without the target
+    assert all(0 <= layer.max_rel_error <= 2 ** -20 for layer in result.layers[1:])
 
 
 @pytest.mark.slow

@@ -1,0 +1,171 @@
+"""Algorithm 2 with rounding oracles (float, mpmath): walks, bends, signs and far confirmation against networks
+whose truth we know."""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Oracle, random_network
+from exactrev.arith import Arith
+from exactrev.deeper_layers_numeric import (KnownLayers, LayerSystem, NumLayer, NumericWalker, confirms, fit_layer,
+                                            probe)
+from exactrev.first_layer import FirstLayerSearch
+from exactrev.geometry import Evaluator
+
+
+def floats(net, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([[float(v) for v in row] for row in net.weights[layer]]),
+            np.array([float(v) for v in net.biases[layer]]))
+
+
+def first_layer(net, mode: str = "float", seed: int = 0):
+    """(evaluator, rng, known layer 1 as found, layer-1 search) for the network behind a rounding oracle."""
+    ar = Arith(mode, 30)
+    ev = Evaluator(Oracle.from_network(net, mode, dps=30), ar)
+    rng = random.Random(seed)
+    search = FirstLayerSearch(ev, rng)
+    search.run()
+    found = search.result()
+    layer = NumLayer([list(w) for w, _ in found.hyperplanes], [b for _, b in found.hyperplanes])
+    return ev, rng, KnownLayers(net.input_dim, [layer], ar), found
+
+
+def true_gradient(net, x) -> tuple[int, np.ndarray]:
+    """The layer-2 neuron whose boundary x lies on (smallest |preactivation|) and its gradient at x."""
+    (w1, b1), (w2, b2) = floats(net, 0), floats(net, 1)
+    h = w1 @ np.array([float(v) for v in x]) + b1
+    pre = w2 @ np.maximum(h, 0) + b2
+    z = int(np.argmin(np.abs(pre)))
+    return z, (w2[z] * (h > 0)) @ w1
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10 ** 6))
+def test_known_layers_agree_with_the_network(seed):
+    net = random_network([3, 5, 4, 1], seed=seed % 50)
+    ar = Arith("float")
+    known = KnownLayers(3, [NumLayer([[float(v) for v in r] for r in w], [float(v) for v in b])
+                            for w, b in zip(net.weights[:2], net.biases[:2])], ar)
+    rng = random.Random(seed)
+    x = [rng.uniform(-3, 3) for _ in range(3)]
+    exact = net.preactivations_batch([x])[0]
+    for (vals, grads), pre in zip(known.local(x), exact):
+        assert np.allclose(vals, [float(v) for v in pre], rtol=1e-12, atol=1e-12)
+    # gradients: a small step along each axis changes every preactivation by gradient * step (same region)
+    step = 1e-7
+    for d in range(3):
+        y = list(x)
+        y[d] += step
+        for (v0, g0), (v1, _) in zip(known.local(x), known.local(y)):
+            assert np.allclose((v1 - v0) / step, g0[:, d], rtol=1e-5, atol=1e-5)
+
+
+def test_first_crossing_is_the_nearest_sign_change():
+    net = random_network([3, 6, 4, 1], seed=2)
+    ar = Arith("float")
+    known = KnownLayers(3, [NumLayer([[float(v) for v in r] for r in w], [float(v) for v in b])
+                            for w, b in zip(net.weights[:2], net.biases[:2])], ar)
+    rng = random.Random(2)
+    for _ in range(10):
+        x = np.array([rng.uniform(-2, 2) for _ in range(3)])
+        v = np.array([rng.uniform(-1, 1) for _ in range(3)])
+        hit = known.first_crossing(x, v)
+        assert hit is not None
+        c, layer, idx, _ = hit
+        signs = lambda t: [bool(p > 0) for vals, _ in known.local(x + t * v) for p in vals]
+        assert signs(c * 0.999) == signs(0)                         # nothing changes before c ...
+        flat = sum(len(known.layers[i].rows) for i in range(layer)) + idx
+        assert signs(c * 1.001)[flat] != signs(0)[flat]             # ... and the neuron named changes sign at c
+
+
+@pytest.mark.parametrize("mode", ["float", "mpmath"])
+def test_walk_normals_and_weights_match_the_target(mode):
+    """Every anchor of a layer-2 walk lies on one true boundary with the walk's normal, and each measured weight is
+    the true W_zj on the walk's scale (Theorem 3, whatever the sign of h_j)."""
+    net = random_network([5, 8, 6, 2], seed=0)
+    with mpmath.workdps(30):
+        ev, rng, known, found = first_layer(net, mode)
+        walker = NumericWalker(ev, known, rng)
+        bp = found.deeper_points[0]
+        walk = walker.walk(bp.x, bp.normal)
+        assert walk.status == "layer" and len(walk.weights) >= 6
+        z, g0 = true_gradient(net, walk.anchors[0][0])
+        G0 = np.array([float(v) for v in walk.anchors[0][1]])
+        scale = (G0 @ g0) / (g0 @ g0)
+        for x, G in walk.anchors:
+            zi, g = true_gradient(net, x)
+            assert zi == z
+            assert np.abs(np.array([float(v) for v in G]) - scale * g).max() <= 1e-9 * np.abs(g).max() * abs(scale)
+        w1, _ = floats(net, 0)
+        w2, _ = floats(net, 1)
+        rows = [np.array([float(v) for v in r]) for r in known.layers[0].rows]
+        for j, w in walk.weights.items():
+            i = int(np.argmax([abs(rows[j] @ t) / np.linalg.norm(t) for t in w1]))     # the target neuron of plane j
+            factor = np.linalg.norm(rows[j]) / np.linalg.norm(w1[i])                   # h_j = +-factor * target's
+            assert abs(abs(float(w)) * factor - abs(w2[z][i] * scale)) <= 1e-8 * abs(scale) * (1 + abs(w2[z][i]))
+
+
+def test_layer_signs_and_rows_from_walks_are_the_targets():
+    """The layer's least squares gives each layer-1 neuron the target's orientation, and each layer-2 row is the
+    target's on the walk's scale: W_zj f_j = c W2[z][i] and b_z = c b2[z] with one c per walk (f_j: the found
+    plane's length over the target's)."""
+    net = random_network([5, 8, 6, 2], seed=0)
+    ev, rng, known, found = first_layer(net)
+    walker = NumericWalker(ev, known, rng)
+    walks = [walker.walk(bp.x, bp.normal) for bp in found.deeper_points[:6]]
+    fit = fit_layer(known, [w for w in walks if w.status == "layer"], 2)
+    assert fit is not None and fit.residual <= 1e-9 and len(fit.rows) >= 3
+    w1, _ = floats(net, 0)
+    w2, b2 = floats(net, 1)
+    target_of, factor = [], []
+    for j, row in enumerate(known.layers[0].rows):
+        row = np.array(row)
+        i = int(np.argmax([abs(row @ t) / np.linalg.norm(t) for t in w1]))
+        assert fit.signs[j] * np.sign(row @ w1[i]) == 1
+        target_of.append(i)
+        factor.append(np.linalg.norm(row) / np.linalg.norm(w1[i]))
+    for wk, row, b in zip(fit.walks, fit.rows, fit.bias):
+        z, _ = true_gradient(net, wk.anchors[0][0])
+        c = float(b) / b2[z]
+        for j, wzj in enumerate(row):
+            assert abs(float(wzj) * factor[j] - c * w2[z][target_of[j]]) <= 1e-8 * abs(c) * (1 + abs(w2[z]).max())
+
+
+def test_confirmation_accepts_the_true_neuron_and_rejects_a_wrong_one():
+    net = random_network([4, 6, 5, 1], seed=3)
+    ar = Arith("float")
+    ev = Evaluator(Oracle.from_network(net, "float"), ar)
+    known = KnownLayers(4, [NumLayer([[float(v) for v in r] for r in net.weights[0]], [float(v) for v in net.biases[0]])],
+                        ar)
+    row, bias = [float(v) for v in net.weights[1][0]], float(net.biases[1][0])
+    assert confirms(ev, known, row, bias, random.Random(0))
+    assert not confirms(ev, known, row, bias + 0.3, random.Random(0))     # wrong wherever the neuron is active
+
+
+def test_probe_tells_a_kink_from_none():
+    net = random_network([2, 3, 1], seed=1)
+    ev = Evaluator(Oracle.from_network(net, "float"), Arith("float"))
+    w, b = floats(net, 0)
+    x = -b[0] * w[0] / (w[0] @ w[0])                     # on the first neuron's boundary
+    assert probe(ev, x, w[0] * 1e-3) in ("on", "flat")
+    assert probe(ev, x + 0.5e-3 * w[0] / np.linalg.norm(w[0]), w[0] * 1e-3) in ("off", "flat")
+
+
+def test_a_layer_system_of_two_walks_of_one_neuron_is_consistent():
+    """Two walks of the same boundary give the same row (up to scale) and the same signs."""
+    net = random_network([5, 8, 6, 2], seed=0)
+    ev, rng, known, found = first_layer(net)
+    walker = NumericWalker(ev, known, rng)
+    points = found.deeper_points
+    by_neuron: dict[int, list] = {}
+    for bp in points:
+        by_neuron.setdefault(true_gradient(net, bp.x)[0], []).append(bp)
+    pair = next(v[:2] for v in by_neuron.values() if len(v) >= 2)
+    walks = [walker.walk(bp.x, bp.normal) for bp in pair]
+    solved = LayerSystem(known, walks).solve()
+    assert solved is not None and max(solved[2]) <= 1e-9
