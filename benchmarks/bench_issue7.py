@@ -5,15 +5,17 @@ Each (network, oracle) is run twice, each time in a fresh child process (so its 
 getrusage ru_maxrss, is its own; it includes the ~100 MiB of the interpreter and imports):
 - "layer 1": exactrev.extract_first_layer (all three oracles recover layer 1, so the exact/float
   wall-time ratio is measured here on the same target in the same run);
-- "whole": exactrev.extract with `--time-limit` (a run that does not finish ends "partial" with its time).
-  In this version float and mpmath oracles recover layer 1 only (deeper layers: exact oracles only),
-  so a whole-run exact/float ratio is given only where the float run is complete too.
+- "whole": exactrev.extract with `--time-limit` (a run that does not finish ends "partial" with its time);
+  float and mpmath oracles run the same algorithm with tolerances, and a whole-run exact/float ratio is
+  given where the float run is complete.
 Errors are the paper's normalised errors per layer (exactrev.compare; 0 = exactly equal), layer 1 from
 the recovered hyperplanes, deeper layers where the recovered widths match the target's.  The target is
 used only for these errors.  Writes results/issue7.{json,md} (results/issue7_big.* with --big).
 
     python3 benchmarks/bench_issue7.py                      # 10-10-10-1, 10-20-20-1, 40-20-10-10-1, 80-40-20-1
     python3 benchmarks/bench_issue7.py --big                # 784-128-1 (exact and float raw)
+    python3 benchmarks/bench_issue7.py --nets 5-8-6-2,6-5-5-2,10-10-10-1,10-20-20-1,8-16-16-3 --stages whole \
+        --out rounding                                      # every layer through float and mpmath oracles
     options: --nets A,B --oracles exact,float --stages "layer 1" --seed 0 --time-limit 900 --dps 30 --out NAME
 """
 
@@ -124,8 +126,7 @@ def run(widths: list[int], oracle: str, stage: str, args: argparse.Namespace) ->
 
 def add_ratios(rows: list[dict]) -> None:
     """Wall-time ratios to the float run ("float raw" where there is no "float" run) of the same network and
-    stage, measured in this run; a whole-run ratio only where the float run is complete (float recovers
-    layer 1 only in this version)."""
+    stage, measured in this run; a whole-run ratio only where the float run is complete."""
     for r in rows:
         same = [f for f in rows if f["network"] == r["network"] and f["stage"] == r["stage"]]
         flt = next((f for name in ("float", "float raw") for f in same if f["oracle"] == name), None)
@@ -152,11 +153,10 @@ def write(name: str, rows: list[dict], meta: dict) -> None:
     add_ratios(rows)
     title = (f"# Issue #7 benchmark ({meta['date']}, commit {meta['commit']}, seed {meta['seed']}, "
              f"time limit {meta['time_limit']:g} s)\n\n"
-             "He-initialised targets. *layer 1* = `extract_first_layer`, *whole* = `extract`; float and mpmath "
-             "oracles recover layer 1 only in this version, so their whole runs are partial by design and the "
-             "exact/float time ratio (÷ float s; against *float raw*, layer 1 without the refit of each plane, "
-             "where there is no *float* run) is measured on layer 1 (whole runs: only where float is "
-             "complete). Peak RSS = getrusage ru_maxrss of a fresh child process per run (includes ~100 MiB "
+             "He-initialised targets. *layer 1* = `extract_first_layer`, *whole* = `extract` (float and mpmath "
+             "oracles: the same algorithm with tolerances). The exact/float time ratio (÷ float s; against "
+             "*float raw*, layer 1 without the refit of each plane, where there is no *float* run) is measured "
+             "on the same target in the same run (whole runs: only where float is complete). Peak RSS = getrusage ru_maxrss of a fresh child process per run (includes ~100 MiB "
              "of interpreter and imports). Errors: normalised max(weight, bias) error per layer, 0 = exact, "
              "n/a = layer not recovered (the run reported it unsolved). Carlini et al. (CRYPTO 2020) counts "
              "are those of their abstract. "

@@ -253,11 +253,13 @@ CONFIRM_LINES = 48          # ... looked for on at most this many random lines
 ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero
 
 
-def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random) -> bool:
+def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random,
+             unseen: Sequence[int] = ()) -> bool:
     """Far from its walk, the neuron's formula (row . relu(h) + bias, h the last layer of `known` with every sign
     solved) predicts B_z on random lines through boxes of half-width 1..2^7; CONFIRM_MIN of those points must show
     a kink there (a deeper neuron's walk that stayed in one region of the layers between fits a layer-k formula
-    there and nowhere else).  A probe where the oracle is flat is skipped: everything downstream is off there."""
+    there and nowhere else).  A probe where the oracle is flat is skipped: everything downstream is off there; so
+    is a predicted point where a neuron of layer k-1 whose weight the walk could not see (`unseen`) is active."""
     ar = known.ar
     w = _array(list(row), ar)
     on = 0
@@ -271,6 +273,8 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
         if y is None:
             continue
         vals, grads = known.local(y)[-1]
+        if any(vals[j] > 0 for j in unseen):
+            continue
         grad = (w * (vals > 0)) @ grads
         room = min(known.slack(y))
         if not _norm(grad) or not room:

@@ -146,8 +146,8 @@ class NumericLayers:
                 return None
             fixed = KnownLayers(self.n_in, self.result.layers[:-1] + [_signed(self.result.layers[-1], fit.signs)],
                                 self.ar)
-            bad = {id(w) for w, row, b in zip(fit.walks, fit.rows, fit.bias)
-                   if not confirms(self.ev, fixed, row, b, self.rng)}
+            bad = {id(w) for w, row, b, note in zip(fit.walks, fit.rows, fit.bias, fit.notes)
+                   if not confirms(self.ev, fixed, row, b, self.rng, sorted(note))}
             if not bad:
                 return fit
             walks = [w for w in fit.walks if id(w) not in bad]

@@ -50,7 +50,7 @@ import mpmath
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
 from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, points_on_line, rank_one_normal,
-                       region_jacobian, region_point)
+                       region_jacobian)
 from .numbers import integers_over_lcm
 from .oracle import Oracle
 
