@@ -254,20 +254,25 @@ ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when lo
 
 
 def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random,
-             unseen: Sequence[int] = ()) -> bool:
+             unseen: Sequence[int] = (), near: np.ndarray | None = None) -> bool:
     """Far from its walk, the neuron's formula (row . relu(h) + bias, h the last layer of `known` with every sign
     solved) predicts B_z on random lines through boxes of half-width 1..2^7; CONFIRM_MIN of those points must show
     a kink there (a deeper neuron's walk that stayed in one region of the layers between fits a layer-k formula
     there and nowhere else).  A probe where the oracle is flat is skipped: everything downstream is off there; so
-    is a predicted point where a neuron of layer k-1 whose weight the walk could not see (`unseen`) is active."""
+    is a predicted point where a neuron of layer k-1 whose weight the walk could not see (`unseen`) is active.
+    Every other line passes through a box of half-width 2^-3..2^4 around `near` (a point of the walk): a neuron
+    active only on a small set has a small boundary, which random lines far out rarely meet."""
     ar = known.ar
     w = _array(list(row), ar)
     on = 0
     for i in range(CONFIRM_LINES):
         if on >= CONFIRM_MIN:
             return True
-        scale = 2 ** (i % 8)
+        local = near is not None and i % 2 == 1
+        scale = ar.num(2) ** ((i // 2) % 8 - 3) if local else 2 ** (i % 8)
         p = _array([ar.num(rng.randint(-1024, 1024)) / 1024 * scale for _ in range(known.n_in)], ar)
+        if local:
+            p = p + near
         d = _array([ar.num(rng.randint(-1024, 1024)) / 1024 for _ in range(known.n_in)], ar)
         y = _zero_on_line(known, w, bias, p, d, 8 * scale)
         if y is None:

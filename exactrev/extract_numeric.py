@@ -28,7 +28,8 @@ POLISH_MAX_PARAMS = 3000     # float mode polishes networks up to this many para
 POLISH_EXTRA_POINTS = 64     # ... at 2 points per parameter and output, plus these
 POLISH_STEPS = 6
 ROUND_LINES = 4              # fresh lines scanned per round
-CHECK_POINTS = 16            # random points where the output fit is checked (beyond the ones it is fitted on)
+CHECK_POINTS = 64            # random points where the output fit is checked, in boxes of half-width 2 to 64 (a neuron
+                             # active only far out is seen only there)
 SIGN_TOLERANCE = 2 ** -10    # |a_oz| and |b_oz| of the output fit must agree this closely (relative) to give a sign
 
 
@@ -147,7 +148,7 @@ class NumericLayers:
             fixed = KnownLayers(self.n_in, self.result.layers[:-1] + [_signed(self.result.layers[-1], fit.signs)],
                                 self.ar)
             bad = {id(w) for w, row, b, note in zip(fit.walks, fit.rows, fit.bias, fit.notes)
-                   if not confirms(self.ev, fixed, row, b, self.rng, sorted(note))}
+                   if not confirms(self.ev, fixed, row, b, self.rng, sorted(note), near=w.anchors[0][0])}
             if not bad:
                 return fit
             walks = [w for w in fit.walks if id(w) not in bad]
@@ -204,7 +205,7 @@ class NumericLayers:
             pts += [x + step * g, x - step * g]
         while len(pts) < 2 * width + 1 + CHECK_POINTS:
             pts.append(self.random_point())
-        check = [self.random_point() for _ in range(CHECK_POINTS)]
+        check = [self.random_point(2 ** (i % 6)) for i in range(CHECK_POINTS)]
         start = self.ev.queries
         ys = self.ev.points([list(p) for p in pts + check])
         feats = [self.features(known, x) for x in pts + check]
@@ -244,7 +245,7 @@ class NumericLayers:
         if size > POLISH_MAX_PARAMS:
             return
         count = 2 * size // self.n_out + POLISH_EXTRA_POINTS
-        xs = [self.random_point() for _ in range(count + CHECK_POINTS)]
+        xs = [self.random_point() for _ in range(count)] + [self.random_point(2 ** (i % 6)) for i in range(CHECK_POINTS)]
         ys = np.array(self.ev.points([list(x) for x in xs]), dtype=float)
         X = np.array(xs, dtype=float)
         fit_x, fit_y, check_x, check_y = X[:count], ys[:count], X[count:], ys[count:]
@@ -277,8 +278,9 @@ class NumericLayers:
         h = known.local(x)[-1][0]
         return list(h) + [abs(v) for v in h] + [self.ar.num(1)]
 
-    def random_point(self) -> np.ndarray:
-        return _array([self.ar.num(self.rng.randint(-512, 512)) / 256 for _ in range(self.n_in)], self.ar)
+    def random_point(self, scale: int = 1) -> np.ndarray:
+        """A random dyadic point in the box of half-width 2 * scale."""
+        return _array([self.ar.num(self.rng.randint(-512, 512)) / 256 * scale for _ in range(self.n_in)], self.ar)
 
 
 def _forward(params: list, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
