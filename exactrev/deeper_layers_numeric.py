@@ -40,6 +40,11 @@ def _array(values: Any, ar: Arith) -> np.ndarray:
     return np.array(values, dtype=float if ar.mode == "float" else object)
 
 
+def _masked(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """a where `keep`, else 0 (np.where: multiplying mpf entries by numpy booleans converts each through repr)."""
+    return np.where(keep, a, 0 * a)
+
+
 def _norm(v: np.ndarray) -> Num:
     return max((abs(x) for x in v), default=0)
 
@@ -71,7 +76,7 @@ class KnownLayers:
             pre, grads = W @ a + b, W @ J
             out.append((pre, grads))
             on = pre > 0
-            a, J = np.where(on, pre, 0 * pre), grads * on[:, None]
+            a, J = _masked(pre, on), _masked(grads, on[:, None])
         return out
 
     def region_key(self, x: Sequence[Num]) -> tuple:
@@ -280,7 +285,7 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
         vals, grads = known.local(y)[-1]
         if any(vals[j] > 0 for j in unseen):
             continue
-        grad = (w * (vals > 0)) @ grads
+        grad = _masked(w, vals > 0) @ grads
         room = min(known.slack(y))
         if not _norm(grad) or not room:
             continue
@@ -293,24 +298,26 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
 
 
 def _zero_on_line(known: KnownLayers, w: np.ndarray, bias: Num, p: np.ndarray, d: np.ndarray, reach: Num):
-    """A point p + t d, |t| < reach, where the formula w . relu(h) + bias changes sign (bisection), or None."""
+    """A point p + t d, |t| < reach, where the formula w . relu(h) + bias changes sign, or None: bisection until
+    both ends lie in one region of the known layers, where the formula is affine and its zero is interpolated."""
     ar = known.ar
 
-    def z(t: Num) -> Num:
-        vals = known.local(p + t * d)[-1][0]
-        return (w * (vals > 0)) @ vals + bias
+    def z(t: Num) -> tuple[Num, tuple]:
+        local = known.local(p + t * d)
+        vals = local[-1][0]
+        return _masked(w, vals > 0) @ vals + bias, tuple(bool(v > 0) for pre, _ in local for v in pre)
 
     ts = [ar.num(2 * i - ZERO_SAMPLES) / ZERO_SAMPLES * reach for i in range(ZERO_SAMPLES + 1)]
     zs = [z(t) for t in ts]
-    for a, b, za, zb in zip(ts, ts[1:], zs, zs[1:]):
+    for a, b, (za, ka), (zb, kb) in zip(ts, ts[1:], zs, zs[1:]):
         if za * zb < 0:
             for _ in range(ar.bits + 8):
+                if ka == kb:
+                    return p + (a + (b - a) * za / (za - zb)) * d
                 m = (a + b) / 2
-                zm = z(m)
-                if zm == 0:
-                    return p + m * d
-                a, b, za = (m, b, zm) if zm * za > 0 else (a, m, za)
-            return p + ((a + b) / 2) * d
+                zm, km = z(m)
+                a, b, za, zb, ka, kb = (m, b, zm, zb, km, kb) if zm * za > 0 else (a, m, za, zm, ka, km)
+            return None
     return None
 
 
@@ -396,7 +403,7 @@ class LayerFit:
         n = _array(list(normal), ar)
         n = n / _norm(n)
         for row, b in zip(self.rows, self.bias):
-            w = _array(row, ar) * t * on
+            w = _masked(_array(row, ar) * t, on)
             value, grad = w @ vals + b, w @ grads
             size = _norm(grad)
             if size and abs(value) <= ar.loose * (abs(b) + _norm(_array(row, ar)) * _norm(vals)) and \
