@@ -1,6 +1,6 @@
 """Whole-network extraction: queries, log2 queries, queries per functional dimension, wall time, status.
 
-Exact oracle (float/mpmath oracles recover layer 1 only in this version; see bench_first_layer.py).
+Exact oracle (float and mpmath oracles side by side: bench_issue7.py --stages whole).
 Compares the recovered canonical form with the target's (the target is used only for that).
 Writes results/extract.json and .md.
 

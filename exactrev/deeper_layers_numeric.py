@@ -3,9 +3,10 @@ exact version; exactrev.extract calls this one for rounding oracles).
 
 The walk along B_z is the same: inside a region of the known layers every known preactivation is affine, so the
 first crossing q of B_z's local plane with a known boundary is computed (ClosestBoundary); beyond q the normal of
-B_z is G + lam g, with g the crossed preactivation's gradient, and lam comes from one kink on a short segment past
-q, checked by a kink where the new plane predicts it on a second segment.  Across a boundary B_j of layer k-1 the
-jump, towards increasing h_j, is W_zj grad h_j (Theorem 3) whatever h_j's unknown sign t_j.
+B_z is G + lam g, with g the crossed preactivation's gradient.  Here the new normal is measured afresh at one kink
+on a short segment past q (a Jacobian jump) and only its scale and lam are fitted: derived from G alone, as the
+exact walk does, it would carry G's rounding error multiplied at every crossing.  Across a boundary B_j of layer
+k-1 the jump, towards increasing h_j, is W_zj grad h_j (Theorem 3) whatever h_j's unknown sign t_j.
 
 Signs and the weights a walk did not reach come from one least-squares system per layer, the equations of
 exactrev.signs (relu(t h) = (t h + |h|) / 2 makes them linear in t): the real solution for t is rounded to +-1,
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 import mpmath
 import numpy as np
 
-from .arith import Arith
+from .arith import Arith, max_abs
 from .geometry import Evaluator, Line, LineScan, points_on_line, rank_one_normal, refined_kink, region_jacobian
 
 Num = Any
@@ -35,7 +36,7 @@ KINK_WEIGHT = 2 ** 10       # weight of z = 0 at a located kink against one coor
 SIGN_SLACK = 0.25           # a real solution for t_j farther than this from +-1 does not round
 
 
-def _array(values: Any, ar: Arith) -> np.ndarray:
+def num_array(values: Any, ar: Arith) -> np.ndarray:
     """numpy array of the mode's numbers (float64, or Python objects holding mpf)."""
     return np.array(values, dtype=float if ar.mode == "float" else object)
 
@@ -45,8 +46,8 @@ def _masked(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.where(keep, a, 0 * a)
 
 
-def _norm(v: np.ndarray) -> Num:
-    return max((abs(x) for x in v), default=0)
+def _key(local: list[tuple[np.ndarray, np.ndarray]]) -> tuple:
+    return tuple(bool(v > 0) for pre, _ in local for v in pre)
 
 
 @dataclass
@@ -63,14 +64,14 @@ class KnownLayers:
     def __init__(self, n_in: int, layers: Sequence[NumLayer], ar: Arith) -> None:
         self.n_in, self.ar = n_in, ar
         self.layers = list(layers)
-        self.W = [_array(layer.rows, ar) for layer in layers]
-        self.b = [_array(layer.bias, ar) for layer in layers]
-        self.eye = _array([[ar.num(int(i == j)) for j in range(n_in)] for i in range(n_in)], ar)
+        self.W = [num_array(layer.rows, ar) for layer in layers]
+        self.b = [num_array(layer.bias, ar) for layer in layers]
+        self.eye = num_array([[ar.num(int(i == j)) for j in range(n_in)] for i in range(n_in)], ar)
 
     def local(self, x: Sequence[Num]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(preactivations, their gradients as rows) of every known layer at x (one-sided on a boundary: a
         preactivation <= 0 counts as off)."""
-        a, J = _array(list(x), self.ar), self.eye
+        a, J = num_array(list(x), self.ar), self.eye
         out = []
         for W, b in zip(self.W, self.b):
             pre, grads = W @ a + b, W @ J
@@ -80,32 +81,33 @@ class KnownLayers:
         return out
 
     def region_key(self, x: Sequence[Num]) -> tuple:
-        return tuple(bool(v > 0) for pre, _ in self.local(x) for v in pre)
+        """Which known preactivations are positive at x (x's region; independent of the unknown signs)."""
+        return _key(self.local(x))
 
     def slack(self, x: Sequence[Num]) -> list[Num]:
         """Per known neuron, |h| / |grad h| at x: how far x is from that boundary (inf where grad h = 0)."""
         out = []
         for pre, grads in self.local(x):
             for v, g in zip(pre, grads):
-                size = _norm(g)
+                size = max_abs(g)
                 out.append(abs(v) / size if size else float("inf"))
         return out
 
     def on_known_boundary(self, x: Sequence[Num]) -> bool:
         """x lies on a known boundary, to the arithmetic's loose tolerance (relative to x's size)."""
-        scale = 1 + _norm(_array(list(x), self.ar))
+        scale = 1 + max_abs(num_array(list(x), self.ar))
         return any(s <= self.ar.loose * scale for s in self.slack(x))
 
     def first_crossing(self, x: Sequence[Num], v: Sequence[Num]) -> tuple[Num, int, int, np.ndarray] | None:
         """Smallest c > 0 where x + c v meets a known boundary (every preactivation is affine until the first
         one): (c, layer, neuron, gradient of that preactivation), or None if the ray meets none."""
-        vv = _array(list(v), self.ar)
-        scale = 1 + _norm(_array(list(x), self.ar))
+        vv = num_array(list(v), self.ar)
+        scale = 1 + max_abs(num_array(list(x), self.ar))
         best = None
         for li, (pre, grads) in enumerate(self.local(x)):
             slopes = grads @ vv
             for i, (h, s) in enumerate(zip(pre, slopes)):
-                if s == 0 or abs(h) <= self.ar.loose * scale * _norm(grads[i]):
+                if s == 0 or abs(h) <= self.ar.loose * scale * max_abs(grads[i]):
                     continue
                 c = -h / s
                 if c > 0 and (best is None or c < best[0]):
@@ -137,7 +139,7 @@ class NumericWalker:
         has been crossed or no step succeeds MAX_FAILURES times in a row."""
         ar = self.ar
         width = len(self.known.layers[self.k1].rows)
-        walk = NumWalk([(_array(list(x), ar), _array(list(normal), ar))], [_array(list(x), ar)])
+        walk = NumWalk([(num_array(list(x), ar), num_array(list(normal), ar))], [num_array(list(x), ar)])
         failures, steps = 0, 0
         max_steps = 5 * sum(len(layer.rows) for layer in self.known.layers) + 20
         while failures < MAX_FAILURES and steps < max_steps:
@@ -152,8 +154,9 @@ class NumericWalker:
                 continue
             x2, kink, G2, layer, j, w = found
             if layer == self.k1:
-                if j in walk.weights and not ar.close(walk.weights[j], w, max(abs(w), abs(walk.weights[j])) * 2 ** 16):
-                    walk.status, walk.reason = "deeper", f"two crossings of layer-{layer + 1} neuron {j} disagree ({float(w)} {float(walk.weights[j])})"
+                if j in walk.weights and abs(walk.weights[j] - w) > ar.loose * max(abs(w), abs(walk.weights[j])):
+                    walk.status, walk.reason = "deeper", (f"two crossings of layer-{layer + 1} neuron {j} give "
+                                                          f"weights {float(walk.weights[j]):.6g} and {float(w):.6g}")
                     return walk
                 walk.weights.setdefault(j, w)
             walk.anchors.append((x2, G2))
@@ -181,7 +184,7 @@ class NumericWalker:
         _, j, proj = self.rng.choice(options) if randomise else options[0]
         v = proj * (-1 if vals[j] > 0 else 1)
         if randomise:
-            r = _array([self.ar.num(self.rng.randint(-64, 64)) / 64 for _ in v], self.ar) * _norm(v)
+            r = num_array([self.ar.num(self.rng.randint(-64, 64)) / 64 for _ in v], self.ar) * max_abs(v)
             v = v + r - (r @ G / GG) * G
         hit = self.known.first_crossing(x, v)
         if hit is None:
@@ -212,10 +215,10 @@ class NumericWalker:
         of layer k-1 is active, every layer-k boundary is parallel to B_j)."""
         ar = self.ar
         m = G - (G @ g / (g @ g)) * g              # along B_j, across the old plane
-        if _norm(m) <= ar.loose * _norm(G):
+        if max_abs(m) <= ar.loose * max_abs(G):
             return None
         eps = c / EPS_DIVISOR
-        line = Line(tuple(q + eps * v), tuple(m * (eps * _norm(v) / _norm(m))))
+        line = Line(tuple(q + eps * v), tuple(m * (eps * max_abs(v) / max_abs(m))))
         for half in SEGMENT_HALVES:
             scan = points_on_line(self.ev, line, ar.num(-half), ar.num(half), rng=self.rng)
             order = sorted(range(len(scan.kinks)), key=lambda i: abs(scan.kinks[i].t))
@@ -228,21 +231,22 @@ class NumericWalker:
                 continue
             mu, lam = _fit_bend(n, g, G)
             G2 = G + lam * g
-            x2 = _array(line.at(refined_kink(self.ev, scan, i)), ar)
-            through_q = abs(n @ (x2 - q)) <= ar.loose * _norm(n) * _norm(x2 - q)   # B_z's new piece contains q
-            if through_q and _norm(mu * n - G2) <= ar.loose * _norm(G2) and self.on_new_piece(x2, mu * n, q, eps * _norm(v)):
+            x2 = num_array(line.at(refined_kink(self.ev, scan, i)), ar)
+            through_q = abs(n @ (x2 - q)) <= ar.loose * max_abs(n) * max_abs(x2 - q)   # B_z's new piece contains q
+            in_span = max_abs(mu * n - G2) <= ar.loose * max_abs(G2)
+            if through_q and in_span and self.on_new_piece(x2, mu * n, q, eps * max_abs(v)):
                 return x2, mu * n, lam
         return None
 
     def on_new_piece(self, x2: np.ndarray, G2: np.ndarray, q: np.ndarray, size: Num) -> bool:
         """A random point of the new piece's plane (as far from q as x2, off the line searched) shows a kink
         there: a kink where B_z meets another unknown boundary has a plane that does not continue."""
-        r = _array([self.ar.num(self.rng.randint(-64, 64)) / 64 for _ in x2], self.ar)
+        r = num_array([self.ar.num(self.rng.randint(-64, 64)) / 64 for _ in x2], self.ar)
         r = r - (r @ G2 / (G2 @ G2)) * G2
-        y = x2 + r * (_norm(x2 - q) / (_norm(r) or 1))
+        y = x2 + r * (max_abs(x2 - q) / (max_abs(r) or 1))
         if self.known.region_key(y) != self.known.region_key(x2):
             return True                  # the check would need another region: trust the fit of the normal
-        return probe(self.ev, y, G2 * (size / 4 / _norm(G2))) == "on"
+        return probe(self.ev, y, G2 * (size / 4 / max_abs(G2)), self.rng) == "on"
 
     def normal_at(self, scan: LineScan, i: int) -> np.ndarray | None:
         """The normal of the boundary at kink i of the scan, from the Jacobians of the regions on its sides."""
@@ -250,7 +254,7 @@ class NumericWalker:
         if left is None or right is None:
             return None
         split = rank_one_normal([[b - a for a, b in zip(lr, rr)] for lr, rr in zip(left, right)], self.ar)
-        return None if split is None else _array(split[1], self.ar)
+        return None if split is None else num_array(split[1], self.ar)
 
 
 CONFIRM_MIN = 3             # predicted far points of B_z that must show a kink before a neuron is believed ...
@@ -268,17 +272,17 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
     Every other line passes through a box of half-width 2^-3..2^4 around `near` (a point of the walk): a neuron
     active only on a small set has a small boundary, which random lines far out rarely meet."""
     ar = known.ar
-    w = _array(list(row), ar)
+    w = num_array(list(row), ar)
     on = 0
     for i in range(CONFIRM_LINES):
         if on >= CONFIRM_MIN:
             return True
         local = near is not None and i % 2 == 1
         scale = ar.num(2) ** ((i // 2) % 8 - 3) if local else 2 ** (i % 8)
-        p = _array([ar.num(rng.randint(-1024, 1024)) / 1024 * scale for _ in range(known.n_in)], ar)
+        p = num_array([ar.num(rng.randint(-1024, 1024)) / 1024 * scale for _ in range(known.n_in)], ar)
         if local:
             p = p + near
-        d = _array([ar.num(rng.randint(-1024, 1024)) / 1024 for _ in range(known.n_in)], ar)
+        d = num_array([ar.num(rng.randint(-1024, 1024)) / 1024 for _ in range(known.n_in)], ar)
         y = _zero_on_line(known, w, bias, p, d, 8 * scale)
         if y is None:
             continue
@@ -287,9 +291,9 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
             continue
         grad = _masked(w, vals > 0) @ grads
         room = min(known.slack(y))
-        if not _norm(grad) or not room:
+        if not max_abs(grad) or not room:
             continue
-        verdict = probe(ev, y, grad * (min(room, 1) / 4 / _norm(grad)))
+        verdict = probe(ev, y, grad * (min(room, 1) / 4 / max_abs(grad)), rng)
         if verdict == "on":
             on += 1
         elif verdict != "flat":
@@ -305,7 +309,7 @@ def _zero_on_line(known: KnownLayers, w: np.ndarray, bias: Num, p: np.ndarray, d
     def z(t: Num) -> tuple[Num, tuple]:
         local = known.local(p + t * d)
         vals = local[-1][0]
-        return _masked(w, vals > 0) @ vals + bias, tuple(bool(v > 0) for pre, _ in local for v in pre)
+        return _masked(w, vals > 0) @ vals + bias, _key(local)
 
     ts = [ar.num(2 * i - ZERO_SAMPLES) / ZERO_SAMPLES * reach for i in range(ZERO_SAMPLES + 1)]
     zs = [z(t) for t in ts]
@@ -321,11 +325,11 @@ def _zero_on_line(known: KnownLayers, w: np.ndarray, bias: Num, p: np.ndarray, d
     return None
 
 
-def probe(ev: Evaluator, y: np.ndarray, u: np.ndarray) -> str:
+def probe(ev: Evaluator, y: np.ndarray, u: np.ndarray, rng: random.Random) -> str:
     """Along y + t u, |t| < 1: a kink at y ("on", to 2^-10 of the segment), kinks elsewhere only ("off"), none
     ("silent"), or a constant output ("flat")."""
     ar = ev.arith
-    scan = points_on_line(ev, Line(tuple(y), tuple(u)), ar.num(-1), ar.num(1), rng=random.Random(0))
+    scan = points_on_line(ev, Line(tuple(y), tuple(u)), ar.num(-1), ar.num(1), rng=rng)
     if any(abs(k.t) <= ar.num(2) ** -10 for k in scan.kinks):
         return "on"
     if scan.kinks:
@@ -344,9 +348,10 @@ def _fit_bend(n: np.ndarray, g: np.ndarray, G: np.ndarray) -> tuple[Num, Num]:
 # ----------------------------------------------------------------------- the layer's least squares
 def lstsq(rows: Sequence[Sequence[Num]], rhs: Sequence[Num], ar: Arith | None,
           weights: Sequence[Num] | None = None) -> np.ndarray:
-    """Least-squares solution, each equation scaled to max-abs 1 (times its weight, if given) first: in float64 (numpy, minimum norm) when `ar`
-    is None or in float mode, else in mpmath's precision (normal equations at twice the precision: mpmath's QR
-    divides by zero when a diagonal entry is 0; columns the equations do not determine are set to 0)."""
+    """Least-squares solution, each equation scaled to max-abs 1 (times its weight, if given) first: in float64
+    (numpy, minimum norm) when `ar` is None or in float mode, else in mpmath's precision (normal equations at twice
+    the precision: mpmath's QR divides by zero when a diagonal entry is 0; columns the equations do not determine
+    are set to 0)."""
     A, y = [], []
     for i, (row, r) in enumerate(zip(rows, rhs)):
         s = max(max(abs(v) for v in row), abs(r))
@@ -357,8 +362,8 @@ def lstsq(rows: Sequence[Sequence[Num]], rhs: Sequence[Num], ar: Arith | None,
     n = len(rows[0]) if rows else 0
     if ar is None or ar.mode == "float":
         return np.linalg.lstsq(np.array(A, dtype=float).reshape(-1, n), np.array(y, dtype=float), rcond=None)[0]
-    out = _array([ar.num(0)] * n, ar)
-    cols = [c for c in range(n) if c not in null_columns(A, n)]      # QR needs full column rank: the rest are 0
+    out = num_array([ar.num(0)] * n, ar)
+    cols = [c for c in range(n) if c not in null_columns(A, n)]      # the solve needs full column rank
     if A and cols:
         with mpmath.workprec(2 * mpmath.mp.prec):       # normal equations square the condition number
             M = mpmath.matrix([[row[c] for c in cols] for row in A])
@@ -398,16 +403,16 @@ class LayerFit:
         tolerance): a walk from x would find that neuron again."""
         ar = known.ar
         vals, grads = known.local(x)[-1]
-        t = _array([ar.num(s if s is not None else 1) for s in self.signs], ar)
+        t = num_array([ar.num(s if s is not None else 1) for s in self.signs], ar)
         on = (t * vals) > 0
-        n = _array(list(normal), ar)
-        n = n / _norm(n)
+        n = num_array(list(normal), ar)
+        n = n / max_abs(n)
         for row, b in zip(self.rows, self.bias):
-            w = _masked(_array(row, ar) * t, on)
+            w = _masked(num_array(row, ar) * t, on)
             value, grad = w @ vals + b, w @ grads
-            size = _norm(grad)
-            if size and abs(value) <= ar.loose * (abs(b) + _norm(_array(row, ar)) * _norm(vals)) and \
-                    min(_norm(grad / size - n), _norm(grad / size + n)) <= ar.loose:
+            size = max_abs(grad)
+            if size and abs(value) <= ar.loose * (abs(b) + max_abs(num_array(row, ar)) * max_abs(vals)) and \
+                    min(max_abs(grad / size - n), max_abs(grad / size + n)) <= ar.loose:
                 return True
         return False
 
@@ -503,7 +508,8 @@ def fit_layer(known: KnownLayers, walks: Sequence[NumWalk], k: int, precise: boo
     return None
 
 
-def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.ndarray], res: list[float], k: int) -> LayerFit:
+def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.ndarray], res: list[float],
+               k: int) -> LayerFit:
     """Layer k's rows from the solved system: crossed weights as measured; c_zj = W_zj t_j where h_j's side along
     the walk is its active one (else W_zj is not seen there: set to 0, noted, section 5.2 case 1)."""
     ar, width = system.ar, system.width

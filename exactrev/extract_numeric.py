@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .deeper_layers_numeric import (KnownLayers, LayerFit, NumLayer, NumWalk, NumericWalker, _array, _norm, confirms,
-                                    fit_layer, lstsq)
+from .arith import max_abs
+from .deeper_layers_numeric import (KnownLayers, LayerFit, NumLayer, NumWalk, NumericWalker, confirms, fit_layer, lstsq,
+                                    num_array)
 from .first_layer import LINE_HALF_LENGTH, BoundaryPoint, FirstLayerSearch
 from .geometry import Line, geometric_grid, points_on_line
 
@@ -50,7 +51,7 @@ class NumericLayers:
         self.search, self.ev, self.rng, self.ar = search, search.ev, search.rng, search.ev.arith
         self.n_in, self.n_out = self.ev.oracle.input_dim, self.ev.oracle.output_dim
         self.layer1 = layer1
-        self.anchors1 = [(_array(list(x), self.ar), _array(list(g), self.ar)) for x, g in anchors1]
+        self.anchors1 = [(num_array(list(x), self.ar), num_array(list(g), self.ar)) for x, g in anchors1]
         self.walks: dict[tuple, NumWalk] = {}          # by known layers and starting point: later rounds re-use them
         self.found: list[BoundaryPoint] = []          # boundary points of fresh lines, for the rounds after
         self.misfits: list[np.ndarray] = []           # check points where the output fit missed the oracle
@@ -60,7 +61,7 @@ class NumericLayers:
         """Rounds of: walk the unexplained boundary points layer by layer, then solve the output layer.  Where the
         output fit misses the oracle (a neuron no walk found), the kinks on a line through that point join the
         points of the next round (up to MAX_OUTPUT_ROUNDS)."""
-        points = list(points)
+        points, start = list(points), self.ev.queries
         for _ in range(MAX_OUTPUT_ROUNDS):
             self.result = NumericResult([NumLayer([list(r) for r in self.layer1.rows], list(self.layer1.bias))])
             self.anchors, self.found, self.misfits = list(self.anchors1), [], []
@@ -71,6 +72,10 @@ class NumericLayers:
             if not self.misfits or not extra:
                 break
             points += extra
+        stats = self.result.stats
+        if stats:                      # queries of the rounds before the last are charged to the last line
+            n, q, err = stats[-1]
+            stats[-1] = (n, q + self.ev.queries - start - sum(s[1] for s in stats), err)
         return self.result
 
     def hidden_layers(self, pending: list[BoundaryPoint]) -> None:
@@ -173,6 +178,7 @@ class NumericLayers:
         return [bp for bp in (self.search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
 
     def line_through(self, x: np.ndarray) -> Line:
+        """A line through x in a random direction."""
         return Line(tuple(x), self.search.random_line().d)
 
     def distinct(self, fit: LayerFit) -> list[int]:
@@ -185,11 +191,12 @@ class NumericLayers:
         return sorted(kept)
 
     def same_neuron(self, fit: LayerFit, i: int, j: int) -> bool:
+        """Rows i and j of the fit are proportional (bias included) on the weights both determined."""
         shared = [c for c in range(len(fit.rows[i])) if c not in fit.notes[i] and c not in fit.notes[j]]
-        a = _array([fit.rows[i][c] for c in shared] + [fit.bias[i]], self.ar)
-        b = _array([fit.rows[j][c] for c in shared] + [fit.bias[j]], self.ar)
+        a = num_array([fit.rows[i][c] for c in shared] + [fit.bias[i]], self.ar)
+        b = num_array([fit.rows[j][c] for c in shared] + [fit.bias[j]], self.ar)
         k = max(range(len(b)), key=lambda c: abs(b[c]))
-        return len(shared) >= 1 and b[k] != 0 and _norm(a - (a[k] / b[k]) * b) <= self.ar.loose * _norm(a)
+        return len(shared) >= 1 and b[k] != 0 and max_abs(a - (a[k] / b[k]) * b) <= self.ar.loose * max_abs(a)
 
     # ------------------------------------------------------------------ output layer
     def solve_output(self) -> None:
@@ -201,7 +208,7 @@ class NumericLayers:
         width = len(last.rows)
         pts = []
         for x, g in self.anchors:
-            step = self.ar.num(1) / 8 / _norm(g)
+            step = self.ar.num(1) / 8 / max_abs(g)
             pts += [x + step * g, x - step * g]
         while len(pts) < 2 * width + 1 + CHECK_POINTS:
             pts.append(self.random_point())
@@ -223,7 +230,7 @@ class NumericLayers:
         for z in range(width):
             big = max(range(self.n_out), key=lambda o: abs(sols[o][width + z]))
             a, b = sols[big][z], sols[big][width + z]
-            if abs(b) <= self.ar.loose * _norm(_array([y for sol in sols for y in sol], self.ar)):
+            if abs(b) <= self.ar.loose * max_abs(num_array([y for sol in sols for y in sol], self.ar)):
                 self.result.unidentified.append({"layer": len(self.result.layers), "neuron": z, "reason":
                                                  "no effect on the output: sign not determined, kept as found"})
             elif abs(abs(a) - abs(b)) > SIGN_TOLERANCE * abs(b):
@@ -239,13 +246,15 @@ class NumericLayers:
         """Float mode: Gauss-Newton on every parameter at once against the oracle at random points away from the
         boundaries (each layer's walks measured it alone, so errors add up layer by layer); kept only if the largest
         relative misfit at fresh check points goes down, which is then the output layer's reported error."""
-        hidden = [(np.array(layer.rows, dtype=float), np.array(layer.bias, dtype=float)) for layer in self.result.layers]
+        hidden = [(np.array(layer.rows, dtype=float), np.array(layer.bias, dtype=float))
+                  for layer in self.result.layers]
         params = hidden + [(np.array(self.result.output[0], dtype=float), np.array(self.result.output[1], dtype=float))]
         size = sum(W.size + b.size for W, b in params)
         if size > POLISH_MAX_PARAMS:
             return
         count = 2 * size // self.n_out + POLISH_EXTRA_POINTS
-        xs = [self.random_point() for _ in range(count)] + [self.random_point(2 ** (i % 6)) for i in range(CHECK_POINTS)]
+        xs = [self.random_point() for _ in range(count)]
+        xs += [self.random_point(2 ** (i % 6)) for i in range(CHECK_POINTS)]
         ys = np.array(self.ev.points([list(x) for x in xs]), dtype=float)
         X = np.array(xs, dtype=float)
         fit_x, fit_y, check_x, check_y = X[:count], ys[:count], X[count:], ys[count:]
@@ -280,7 +289,7 @@ class NumericLayers:
 
     def random_point(self, scale: int = 1) -> np.ndarray:
         """A random dyadic point in the box of half-width 2 * scale."""
-        return _array([self.ar.num(self.rng.randint(-512, 512)) / 256 * scale for _ in range(self.n_in)], self.ar)
+        return num_array([self.ar.num(self.rng.randint(-512, 512)) / 256 * scale for _ in range(self.n_in)], self.ar)
 
 
 def _forward(params: list, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
@@ -348,15 +357,16 @@ def _unflatten(theta: np.ndarray, like: list) -> list:
 def _signed(layer: NumLayer, signs: Sequence[int | None]) -> NumLayer:
     """The layer with every neuron whose sign is -1 negated (h_j -> -h_j)."""
     flip = [-1 if t == -1 else 1 for t in signs]
-    return NumLayer([[f * v for v in row] for f, row in zip(flip, layer.rows)], [f * b for f, b in zip(flip, layer.bias)])
+    return NumLayer([[f * v for v in row] for f, row in zip(flip, layer.rows)],
+                    [f * b for f, b in zip(flip, layer.bias)])
 
 
 def _on_walk(known: KnownLayers, walk: NumWalk, bp: BoundaryPoint) -> bool:
     """bp lies on one of the walk's local planes, in the same region of the known layers (to the loose tolerance)."""
     ar = known.ar
-    x = _array(list(bp.x), ar)
+    x = num_array(list(bp.x), ar)
     key = known.region_key(x)
     for ax, G in walk.anchors:
-        if known.region_key(ax) == key and abs(G @ (x - ax)) <= ar.loose * _norm(G) * (1 + _norm(x - ax)):
+        if known.region_key(ax) == key and abs(G @ (x - ax)) <= ar.loose * max_abs(G) * (1 + max_abs(x - ax)):
             return True
     return False

@@ -337,7 +337,8 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
     """The Jacobian (rows = outputs) of the linear region containing x, from coordinate steps of size h.
 
     Checked against the known directional slope: J @ direction must equal `slope`; on failure the
-    step is halved and the steps repeated.  None if no step size passes the check.
+    step is halved and the steps repeated.  None if no step size passes the check (or a step is lost to
+    rounding).
     """
     ar = ev.arith
     n = len(x)
@@ -349,6 +350,8 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
             y[j] = x[j] + h
             steps.append(y[j] - x[j])
             pts.append(y)
+        if any(step == 0 for step in steps):
+            return None                       # h is below the rounding of x: no step can measure the region
         ys = ev.points(pts)
         cols = [[(yo - fo) / steps[j] for yo, fo in zip(ys[j], fx)] for j in range(n)]
         jac = [[cols[j][o] for j in range(n)] for o in range(len(fx))]

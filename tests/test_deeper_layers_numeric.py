@@ -140,8 +140,8 @@ def test_confirmation_accepts_the_true_neuron_and_rejects_a_wrong_one():
     net = random_network([4, 6, 5, 1], seed=3)
     ar = Arith("float")
     ev = Evaluator(Oracle.from_network(net, "float"), ar)
-    known = KnownLayers(4, [NumLayer([[float(v) for v in r] for r in net.weights[0]], [float(v) for v in net.biases[0]])],
-                        ar)
+    layer1 = NumLayer([[float(v) for v in r] for r in net.weights[0]], [float(v) for v in net.biases[0]])
+    known = KnownLayers(4, [layer1], ar)
     row, bias = [float(v) for v in net.weights[1][0]], float(net.biases[1][0])
     assert confirms(ev, known, row, bias, random.Random(0))
     assert not confirms(ev, known, row, bias + 0.3, random.Random(0))     # wrong wherever the neuron is active
@@ -152,8 +152,8 @@ def test_probe_tells_a_kink_from_none():
     ev = Evaluator(Oracle.from_network(net, "float"), Arith("float"))
     w, b = floats(net, 0)
     x = -b[0] * w[0] / (w[0] @ w[0])                     # on the first neuron's boundary
-    assert probe(ev, x, w[0] * 1e-3) in ("on", "flat")
-    assert probe(ev, x + 0.5e-3 * w[0] / np.linalg.norm(w[0]), w[0] * 1e-3) in ("off", "flat")
+    assert probe(ev, x, w[0] * 1e-3, random.Random(0)) in ("on", "flat")
+    assert probe(ev, x + 0.5e-3 * w[0] / np.linalg.norm(w[0]), w[0] * 1e-3, random.Random(0)) in ("off", "flat")
 
 
 def test_a_layer_system_of_two_walks_of_one_neuron_is_consistent():
