@@ -248,6 +248,54 @@ class NumericWalker:
             return True                  # the check would need another region: trust the fit of the normal
         return probe(self.ev, y, G2 * (size / 4 / max_abs(G2)), self.rng) == "on"
 
+    def weight_at_meeting(self, row: Sequence[Num], bias: Num, j: int, unseen: Sequence[int]) -> Num | None:
+        """W_zj of a neuron whose walk never met B_j (the walker's known layers: 1..k-1 with every sign solved),
+        measured where the neuron's formula predicts B_z to meet B_j (right where every other `unseen` neuron is
+        off): a point q of both (meeting_point, from random starts in boxes of half-width 1..2^7), approached
+        inside B_z's plane from h_j < 0, and the bend there (cross).  None if no meeting point is found or no
+        crossing there passes cross's checks."""
+        ar, n = self.ar, self.known.n_in
+        w = num_array(list(row), ar)
+        for i in range(MEETING_LINES):
+            start = num_array([ar.num(self.rng.randint(-1024, 1024)) / 1024 * 2 ** (i % 8) for _ in range(n)], ar)
+            q = self.meeting_point(w, bias, j, start)
+            if q is None:
+                continue
+            vals, grads = self.known.local(q)[-1]
+            if any(vals[other] > 0 for other in unseen if other != j):
+                continue
+            g, G = grads[j], _masked(w, vals > 0) @ grads
+            v = g - (g @ G / (G @ G)) * G if G @ G else g * 0          # in B_z's plane, h_j increasing
+            own = sum(len(layer.rows) for layer in self.known.layers[:-1]) + j
+            room = min((s for i2, s in enumerate(self.known.slack(q)) if i2 != own), default=0)
+            if not max_abs(v) or not room:
+                continue
+            bend = self.cross(q, v, room / (4 * n * max_abs(v)), G, g)
+            if bend is not None:
+                return bend[2]
+        return None
+
+    def meeting_point(self, w: np.ndarray, bias: Num, j: int, y: np.ndarray) -> np.ndarray | None:
+        """A point where the formula's B_z meets B_j, by Newton's method on the two piecewise linear functions h_j
+        and z from y: in y's region the nearest point where both local planes vanish; if the way there leaves the
+        region, start again in the middle of the next region on the way.  None after MEETING_STEPS."""
+        for _ in range(MEETING_STEPS):
+            vals, grads = self.known.local(y)[-1]
+            g, G = grads[j], _masked(w, vals > 0) @ grads
+            z = _masked(w, vals > 0) @ vals + bias
+            gg, gG, GG = g @ g, g @ G, G @ G
+            det = gg * GG - gG * gG
+            if not det:
+                return None
+            dx = ((z * gG - vals[j] * GG) / det) * g + ((vals[j] * gG - z * gg) / det) * G
+            hit = self.known.first_crossing(y, dx)
+            if hit is None or hit[0] >= 1:
+                return y + dx
+            past = y + hit[0] * dx
+            after = self.known.first_crossing(past, dx)
+            y = past + ((after[0] if after is not None and after[0] < 1 - hit[0] else 1 - hit[0]) / 2) * dx
+        return None
+
     def normal_at(self, scan: LineScan, i: int) -> np.ndarray | None:
         """The normal of the boundary at kink i of the scan, from the Jacobians of the regions on its sides."""
         left, right = region_jacobian(self.ev, scan, i), region_jacobian(self.ev, scan, i + 1)
@@ -257,6 +305,8 @@ class NumericWalker:
         return None if split is None else num_array(split[1], self.ar)
 
 
+MEETING_LINES = 16          # random starts for the meeting point of B_z and B_j of an unseen weight ...
+MEETING_STEPS = 24          # ... each by at most this many Newton steps
 CONFIRM_MIN = 3             # predicted far points of B_z that must show a kink before a neuron is believed ...
 CONFIRM_LINES = 48          # ... looked for on at most this many random lines
 ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero

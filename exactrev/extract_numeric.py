@@ -152,12 +152,24 @@ class NumericLayers:
                 return None
             fixed = KnownLayers(self.n_in, self.result.layers[:-1] + [_signed(self.result.layers[-1], fit.signs)],
                                 self.ar)
+            self.measure_unseen(fixed, fit)
             bad = {id(w) for w, row, b, note in zip(fit.walks, fit.rows, fit.bias, fit.notes)
                    if not confirms(self.ev, fixed, row, b, self.rng, sorted(note), near=w.anchors[0][0])}
             if not bad:
                 return fit
             walks = [w for w in fit.walks if id(w) not in bad]
         return None
+
+    def measure_unseen(self, fixed: KnownLayers, fit: LayerFit) -> None:
+        """Weights the walks never saw (0 and noted), measured where each neuron's formula predicts B_z to meet
+        B_j (NumericWalker.weight_at_meeting); the fit's rows and notes are updated in place."""
+        walker = NumericWalker(self.ev, fixed, self.rng)
+        for row, b, note in zip(fit.rows, fit.bias, fit.notes):
+            for j in sorted(note):
+                w = walker.weight_at_meeting(row, b, j, sorted(note))
+                if w is not None:
+                    row[j] = w
+                    del note[j]
 
     def fresh_points(self, known: KnownLayers, fit: LayerFit) -> list[BoundaryPoint]:
         """Boundary points (local planes measured) of kinks on ROUND_LINES fresh lines that lie on no known
