@@ -24,7 +24,7 @@ direction within the plane (two directions with rounding), a short segment along
 kink exactly on the plane; a bent boundary fails.  A probe costs 3 queries when it sees no kink and 4
 otherwise, so 8 per accepted plane (16 with rounding) and 6 for most rejected ones.
 With a rounding oracle an accepted plane is refitted through n_in + 1 located kinks on it: the kink on
-the line (relocated from long chords, 4 queries), TestHyperplane's four and one far kink (4 queries) per
+the line (located again from long chords, 4 queries), TestHyperplane's four and one far kink (4 queries) per
 further direction of an orthogonal basis of the plane.  Far-apart points cancel the rounding that the
 Jacobian differences suffer: float64 errors ~1e-13.5 instead of ~1e-11 (benchmarks/results/first_layer.md),
 for ~4 n_in more queries per neuron (`refine=False` skips it).
@@ -49,7 +49,7 @@ import mpmath
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import (Evaluator, Line, LineScan, chord, geometric_grid, intersect, points_on_line, rank_one_normal,
+from .geometry import (Evaluator, Line, LineScan, geometric_grid, points_on_line, rank_one_normal, refined_kink,
                        region_jacobian)
 from .numbers import integers_over_lcm
 from .oracle import Oracle
@@ -296,7 +296,9 @@ class FirstLayerSearch:
                 self.bent.append(bp)
             return 0
         start = self.ev.queries
-        self.accepted.append(self.refined(bp, [self.relocated(scan, i)] + far) if self.refine else bp)
+        if self.refine:
+            bp = self.refined(bp, [scan.line.at(refined_kink(self.ev, scan, i))] + far)
+        self.accepted.append(bp)
         self.charge("refine", start)
         return 1
 
@@ -393,18 +395,6 @@ class FirstLayerSearch:
         if not meet or abs(s * eps) * max_abs(w) > self.ar.rel * 2 ** 12 * dist:
             return "off", None
         return "on", at(s)
-
-    def relocated(self, scan: LineScan, i: int) -> list[Number]:
-        """With rounding: kink i again, where chords across the outer halves of its two regions meet (4
-        queries; the search's own pieces are short chords, often far from the kink, so their rounding is
-        magnified when they are extended to it)."""
-        t = scan.kinks[i].t
-        a = min(t - scan.regions[i][0], 1 + abs(t))
-        b = min(scan.regions[i + 1][1] - t, 1 + abs(t))
-        ts = [t - a / 2, t - a / 4, t + b / 4, t + b / 2]
-        f = self.ev.on_line(scan.line, ts)
-        located = intersect(chord(ts[0], f[0], ts[1], f[1]), chord(ts[2], f[2], ts[3], f[3]), self.ar)
-        return scan.line.at(t if located is None else located)
 
     def refined(self, bp: BoundaryPoint, points: list[list]) -> BoundaryPoint:
         """With rounding: bp's plane refitted through located kinks on it: `points` (near kink first, then

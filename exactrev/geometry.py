@@ -212,16 +212,16 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
 
 
 def refined_kink(ev: Evaluator, scan: LineScan, i: int) -> Number:
-    """t of kink i re-measured from two chords over the middle halves of the regions on its sides (rounding modes:
-    the scan's pieces are chords over steps 2**8 times shorter, so their slopes, and the kink, are that much less
-    precise); the scan's t if the chords do not meet inside those regions."""
+    """With rounding: t of kink i again, where chords across the outer halves of its two regions (at most 1 + |t|
+    long) meet, 4 queries; the scan's own pieces are chords over short steps, often far from the kink, so their
+    rounding is magnified when they are extended to it.  The scan's t if the chords do not meet."""
     t = scan.kinks[i].t
-    lo = scan.kinks[i - 1].t if i > 0 else scan.lo
-    hi = scan.kinks[i + 1].t if i + 1 < len(scan.kinks) else scan.hi
-    ts = [t - (t - lo) * 3 / 4, t - (t - lo) / 4, t + (hi - t) / 4, t + (hi - t) * 3 / 4]
+    a = min(t - scan.regions[i][0], 1 + abs(t))
+    b = min(scan.regions[i + 1][1] - t, 1 + abs(t))
+    ts = [t - a / 2, t - a / 4, t + b / 4, t + b / 2]
     f = ev.on_line(scan.line, ts)
-    better = intersect(chord(ts[0], f[0], ts[1], f[1]), chord(ts[2], f[2], ts[3], f[3]), ev.arith)
-    return better if better is not None and ts[1] < better < ts[2] else t
+    located = intersect(chord(ts[0], f[0], ts[1], f[1]), chord(ts[2], f[2], ts[3], f[3]), ev.arith)
+    return t if located is None else located
 
 
 def _end_piece(ev: Evaluator, line: Line, t0: Number, step: Number) -> Piece:
