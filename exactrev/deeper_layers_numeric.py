@@ -313,19 +313,21 @@ ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when lo
 
 
 def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random,
-             unseen: Sequence[int] = (), near: np.ndarray | None = None) -> bool:
+             unseen: Sequence[int] = (), near: np.ndarray | None = None, visited: frozenset = frozenset()) -> bool:
     """Far from its walk, the neuron's formula (row . relu(h) + bias, h the last layer of `known` with every sign
     solved) predicts B_z on random lines through boxes of half-width 1..2^7; CONFIRM_MIN of those points must show
     a kink there (a deeper neuron's walk that stayed in one region of the layers between fits a layer-k formula
     there and nowhere else).  A probe where the oracle is flat is skipped: everything downstream is off there; so
     is a predicted point where a neuron of layer k-1 whose weight the walk could not see (`unseen`) is active.
     Every other line passes through a box of half-width 2^-3..2^4 around `near` (a point of the walk): a neuron
-    active only on a small set has a small boundary, which random lines far out rarely meet."""
+    active only on a small set has a small boundary, which random lines far out rarely meet.  Where one is found,
+    one of the points must lie in a region the walk did not visit (`visited`: keys of KnownLayers.region_key),
+    where a deeper neuron's walk no longer fits."""
     ar = known.ar
     w = num_array(list(row), ar)
-    on = 0
+    on, outside = 0, False
     for i in range(CONFIRM_LINES):
-        if on >= CONFIRM_MIN:
+        if on >= CONFIRM_MIN and (outside or not visited):
             return True
         local = near is not None and i % 2 == 1
         scale = ar.num(2) ** ((i // 2) % 8 - 3) if local else 2 ** (i % 8)
@@ -336,7 +338,8 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
         y = _zero_on_line(known, w, bias, p, d, 8 * scale)
         if y is None:
             continue
-        vals, grads = known.local(y)[-1]
+        local = known.local(y)
+        vals, grads = local[-1]
         if any(vals[j] > 0 for j in unseen):
             continue
         grad = _masked(w, vals > 0) @ grads
@@ -346,6 +349,7 @@ def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, r
         verdict = probe(ev, y, grad * (min(room, 1) / 4 / max_abs(grad)), rng)
         if verdict == "on":
             on += 1
+            outside |= _key(local) not in visited
         elif verdict != "flat":
             return False
     return on >= CONFIRM_MIN

@@ -154,7 +154,8 @@ class NumericLayers:
                                 self.ar)
             self.measure_unseen(fixed, fit)
             bad = {id(w) for w, row, b, note in zip(fit.walks, fit.rows, fit.bias, fit.notes)
-                   if not confirms(self.ev, fixed, row, b, self.rng, sorted(note), near=w.anchors[0][0])}
+                   if not confirms(self.ev, fixed, row, b, self.rng, sorted(note), near=w.anchors[0][0],
+                                   visited=frozenset(fixed.region_key(x) for x, _ in w.anchors))}
             if not bad:
                 return fit
             walks = [w for w in fit.walks if id(w) not in bad]
