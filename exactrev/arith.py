@@ -7,6 +7,7 @@ the oracle's numbers and decide with a tolerance derived from the precision: two
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Sequence
 
 import mpmath
@@ -104,10 +105,8 @@ def dot(u: Sequence[Number], v: Sequence[Number]) -> Number:
     n = len(u)
     if (n >= DOT_MATRIX_MIN and len(v) == n and type(u[0]) is fmpq and type(v[0]) is fmpq
             and isinstance(u, (list, tuple)) and isinstance(v, (list, tuple))):
-        try:
-            return (_as_row(u) * _as_row(v).transpose())[0, 0]
-        except TypeError:            # an entry flint's matrices do not take (e.g. a numpy integer): sum in Python
-            pass
+        with contextlib.suppress(TypeError):   # an entry flint's matrices do not take (e.g. a numpy integer):
+            return (_as_row(u) * _as_row(v).transpose())[0, 0]   # the Python sum below
     total = 0
     for a, b in zip(u, v):
         total += a * b

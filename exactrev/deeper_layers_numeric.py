@@ -570,9 +570,9 @@ def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.
     rows, bias, notes = [], [], []
     for wi, w in enumerate(system.walks):
         row, note = [], {}
+        own = [key for key in system.free if key[0] == wi]      # the order of rest[wi][1:] (LayerSystem.solve)
         for j in range(width):
             t = signs[j] if signs[j] is not None else 1
-            own = [key for key in system.free if key[0] == wi]
             if j in w.weights:
                 row.append(w.weights[j])
             elif system.sides[(wi, j)] == t:

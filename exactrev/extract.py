@@ -298,10 +298,7 @@ class Extraction:
         None if every kink lies on one."""
         pre = net.preactivations_batch([k.x for k in scan.kinks]) if scan.kinks else []
         todo = [i for i, p in enumerate(pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
-        if not todo:
-            return None
-        jacs = search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
-        return [bp for bp in (search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+        return search.boundary_points(scan, todo) if todo else None
 
     def point_check(self, net: Network, search: FirstLayerSearch) -> Line | None:
         """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32, as many

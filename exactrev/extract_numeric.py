@@ -187,8 +187,7 @@ class NumericLayers:
         half = self.ar.num(LINE_HALF_LENGTH)
         scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
         todo = [i for i, kink in enumerate(scan.kinks) if known is None or not known.on_known_boundary(kink.x)]
-        jacs = self.search.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
-        return [bp for bp in (self.search.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+        return self.search.boundary_points(scan, todo)
 
     def line_through(self, x: np.ndarray) -> Line:
         """A line through x in a random direction."""
@@ -240,20 +239,21 @@ class NumericLayers:
                                              "output is not an affine function of relu of the last hidden layer "
                                              f"(missing neurons or layers): relative misfit {residual:.1e}"})
             return
+        size = max_abs(num_array([y for sol in sols for y in sol], self.ar))
+        signs = []
         for z in range(width):
             big = max(range(self.n_out), key=lambda o: abs(sols[o][width + z]))
             a, b = sols[big][z], sols[big][width + z]
-            if abs(b) <= self.ar.loose * max_abs(num_array([y for sol in sols for y in sol], self.ar)):
-                self.result.unidentified.append({"layer": len(self.result.layers), "neuron": z, "reason":
-                                                 "no effect on the output: sign not determined, kept as found"})
+            reason = None
+            if abs(b) <= self.ar.loose * size:
+                reason = "no effect on the output: sign not determined, kept as found"
             elif abs(abs(a) - abs(b)) > SIGN_TOLERANCE * abs(b):
-                self.result.unidentified.append({"layer": len(self.result.layers), "neuron": z, "reason":
-                                                 "the output depends on this neuron as no ReLU does (its coefficients "
-                                                 "on h and |h| differ in size: a leaky or other piecewise linear "
-                                                 "activation?); sign kept as found"})
-            elif a * b < 0:
-                last.rows[z] = [-v for v in last.rows[z]]
-                last.bias[z] = -last.bias[z]
+                reason = ("the output depends on this neuron as no ReLU does (its coefficients on h and |h| differ "
+                          "in size: a leaky or other piecewise linear activation?); sign kept as found")
+            if reason is not None:
+                self.result.unidentified.append({"layer": len(self.result.layers), "neuron": z, "reason": reason})
+            signs.append(-1 if reason is None and a * b < 0 else 1)
+        self.result.layers[-1] = _signed(last, signs)
 
     def polish(self) -> None:
         """Float mode: Gauss-Newton on every parameter at once against the oracle at random points away from the

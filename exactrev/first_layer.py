@@ -258,6 +258,12 @@ class FirstLayerSearch:
         c = [(b - a) / nd for a, b in zip(scan.regions[i][2].slope, scan.regions[i + 1][2].slope)]
         return [[v + sign * co * nj for v, nj in zip(row, n)] for row, co in zip(jac, c)]
 
+    def boundary_points(self, scan: LineScan, todo: Sequence[int]) -> list[BoundaryPoint]:
+        """InferHyperplane at each kink of `todo` (the regions beside them measured once): the boundary points
+        whose Jacobian jump is rank one."""
+        jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+        return [bp for bp in (self.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+
     def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
         """InferHyperplane at kink i: local plane from the rank-one Jacobian jump."""
         kink = scan.kinks[i]
