@@ -248,11 +248,11 @@ def _reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
     return [ui - c * ei for ui, ei in zip(u, e)]
 
 
-def _room(known: PartialNetwork, x: Sequence[Q], skip: int | None = None) -> Q:
-    """min |h| / max|grad h| at x over the known neurons with a gradient (but neuron `skip` of the last known
-    layer): a distance within which x's region of the known layers extends."""
-    vals = [v for layer in known.values(x) for v in layer]
-    skipped = None if skip is None else len(vals) - len(known.layers[-1].rows) + skip
+def room_at(known: PartialNetwork, x: Sequence[Q], skip: int | None = None, layer: int = -1) -> Q:
+    """min |h| / max|grad h| at x over the known neurons with a gradient (but neuron `skip` of known layer
+    `layer`, the last by default): a distance within which x's region of the known layers extends."""
+    vals = [v for layer_vals in known.values(x) for v in layer_vals]
+    skipped = None if skip is None else sum(len(k.rows) for k in known.layers[:layer % len(known.layers)]) + skip
     return min((abs(v) / s for i, (v, s) in enumerate(zip(vals, known.gradient_scales(x))) if s != 0 and i != skipped),
                default=fmpq(1))
 
@@ -260,7 +260,7 @@ def _room(known: PartialNetwork, x: Sequence[Q], skip: int | None = None) -> Q:
 def _short(x: Sequence[Q], known: PartialNetwork) -> list[Q]:
     """A point with dyadic coordinates in x's region of the known layers, next to x (x itself if x is on a
     known boundary): iterations from point to point would otherwise grow their numbers without bound."""
-    room = _room(known, x)
+    room = room_at(known, x)
     if room == 0:
         return list(x)
     bits = max(0, math.ceil(math.log2((4 * len(x)) / room)) + 1)   # rounding moves x by < room / (4n) in every coordinate
@@ -449,7 +449,7 @@ class BoundaryWalker:
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
                 _, grad = neuron.value_grad(x)
-                room = _room(neuron.known, x)
+                room = room_at(neuron.known, x)
                 if room == 0 or not any(grad):
                     continue
                 active = {j for j in unmeasured if neuron.known.values(x)[-1][j] > 0}
@@ -489,7 +489,7 @@ class BoundaryWalker:
             if any(pre[i2] > 0 for i2 in unmeasured if i2 != j):
                 continue
             g = [jh[j, col] for col in range(n)]
-            room = _room(known, q, skip=j)
+            room = room_at(known, q, skip=j)
             inside = [qi - room / (4 * n) * gi / max_abs(g) for qi, gi in zip(q, g)]      # h_j < 0 side
             _, G = neuron.value_grad(inside)
             GG = dot(G, G)
@@ -528,7 +528,7 @@ class BoundaryWalker:
                 continue
             x = [yi + di for yi, di in zip(y, dx)]
             exact = known.values(x)[-1][j] == 0 and neuron.value(x) == 0
-            return x if exact and _room(known, x, skip=j) > 0 else None
+            return x if exact and room_at(known, x, skip=j) > 0 else None
         return None
 
     def region_key(self, x: Sequence[Q]) -> tuple:

@@ -27,6 +27,7 @@ from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, Fir
 from .extract_numeric import NumericLayers
 from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
 from .network import Network
+from .output_bends import weights_from_output_bends
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
@@ -38,6 +39,7 @@ __all__ = ["ExtractResult", "extract", "extract_first_layer"]
 MAX_HIDDEN_LAYERS = 12
 MAX_ROUNDS = 16                # restarts after new first-layer neurons or unexplained verification kinks ...
 STALL_ROUNDS = 3               # ... ending once this many rounds in a row found no more hidden neurons
+ONE_SIDED_TESTS, ONE_SIDED_ON = 2, 4   # evidence for trying a plane TestHyperplane saw on one side only
 VERIFY_LINES = 8
 VERIFY_POINTS = 256
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
@@ -49,6 +51,8 @@ class Restart:
 
     hyperplanes: list
 EXTRA_CHECK_POINTS = 6
+ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
+OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
 
 
@@ -149,6 +153,8 @@ class Extraction:
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
+        self.unmeasured: dict[tuple[int, int], dict] = {}   # the last layer's (z, j) with W_zj unmeasured: its note
+        self.stray: tuple | None = None              # (points, notes start, end) of a failed layer (hidden_layers)
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -202,48 +208,105 @@ class Extraction:
         points = list(self.first.deeper_points)
         loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
         most, stalled = 0, 0           # most hidden neurons found in a round; rounds since that grew
+        trial: list = []               # normals of the one-sided planes on trial (see one_sided_planes) ...
+        kept: list = []                # ... and of those kept
+        tried = verified = False
+
+        def add(planes: Sequence[tuple[list[fmpq], fmpq, list[fmpq]]]) -> None:
+            for normal, bias, x in planes:
+                rows1.append(normal)
+                bias1.append(bias)
+                anchors1.append((x, normal))
+
         for rnd in range(MAX_ROUNDS):
             round_start = self.ev.queries
             self.layers = [KnownLayer([list(r) for r in rows1], list(bias1), fixed=False)]
             self.anchors = [list(anchors1)]
             self.stats = [LayerStats(len(rows1), first_queries)]
             self.output = None
+            self.unmeasured, self.stray = {}, None
             noted = len(self.unidentified)
             found = self.hidden_layers(points)
             self.stats[-1].queries += round_start - loop_start
             if found:
                 # flat boundaries that cross known ones without bending: first-layer neurons TestHyperplane missed
                 del self.unidentified[noted:]
-                for normal, bias, x in found:
-                    rows1.append(normal)
-                    bias1.append(bias)
-                    anchors1.append((x, normal))
+                add(found)
                 continue
             before = self.ev.queries
             self.report("verifying")
-            new = self.verification_points(search)
+            new = self.verification_points(search) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
             if not new:
-                return
+                verified = True
+                break
             planes = self.missed_hyperplanes(new, rows1)
             if planes:      # first-layer neurons the lines of Algorithm 1 missed (hidden where downstream is off)
                 del self.unidentified[noted:]
-                for normal, bias, x in planes:
-                    rows1.append(normal)
-                    bias1.append(bias)
-                    anchors1.append((x, normal))
+                add(planes)
                 points += new
                 stalled = 0
                 continue
-            size = sum(len(layer.rows) for layer in self.layers)
+            size = sum(len(layer.rows) for layer in self.layers) - len(trial)
+            # planes on trial are dropped if the rounds found no more with them, or if layer 2 does not use them
+            used = {j for row in self.layers[1].rows for j, w in enumerate(row) if w != 0} \
+                if size > most and len(self.layers) > 1 else set()
+            drop = [i for i, r in enumerate(rows1) if any(r is t for t in trial) and i not in used]
+            dropped = bool(drop)
+            rows1[:], bias1[:], anchors1[:] = ([x for i, x in enumerate(xs) if i not in drop]
+                                               for xs in (rows1, bias1, anchors1))
+            kept += [t for t in trial if any(t is r for r in rows1)]
+            trial = []
             stalled = 0 if size > most else stalled + 1
             most = max(most, size)
-            if rnd == MAX_ROUNDS - 1 or stalled >= STALL_ROUNDS:
+            candidates = [] if tried or stalled < STALL_ROUNDS else self.one_sided_planes(rows1)
+            if (rnd == MAX_ROUNDS - 1 or stalled >= STALL_ROUNDS) and not candidates and not dropped:
                 break                    # the last round's network is the result: keep what it says is missing
             del self.unidentified[noted:]
             points += new
-        self.unidentified.append({"layer": None, "neuron": None, "reason": "verification lines still found "
-                                  f"unexplained boundaries after {rnd + 1} rounds"})
+            trial = [normal for normal, _, _ in candidates]     # stuck: try the planes seen on one side only
+            tried |= bool(candidates)
+            add(candidates)
+        if not verified:
+            self.unidentified.append({"layer": None, "neuron": None, "reason": "verification lines still found "
+                                      f"unexplained boundaries after {rnd + 1} rounds"})
+        if self.unidentified:
+            self.unidentified += [{"layer": 1, "neuron": i, "reason": "plane tried from kinks seen far away on one "
+                                   "side only (TestHyperplane did not accept it) and kept: the rounds found more "
+                                   "with it and layer 2 uses it"}
+                                  for i, r in enumerate(rows1) if any(r is t for t in kept + trial)]
+
+    def settle_stray(self) -> list[BoundaryPoint]:
+        """The points a failed layer was built from (see hidden_layers) that lie on no boundary of the network
+        recovered without it: none means that layer was not needed, and its notes are dropped (no queries)."""
+        if self.stray is None:
+            return []
+        points, start, end = self.stray
+        self.stray = None
+        net = self.network()
+        pre = net.preactivations_batch([_q(bp.x) for bp in points]) if points else []
+        left = [bp for bp, p in zip(points, pre) if not any(v == 0 for layer in p[:-1] for v in layer)]
+        if not left:
+            del self.unidentified[start:end]
+        return left
+
+    def one_sided_planes(self, rows1: Sequence[list[fmpq]]) -> list[tuple[list[fmpq], fmpq, list[fmpq]]]:
+        """(normal, bias, x) of the planes no known first-layer neuron has that TestHyperplane saw "on" far away
+        but never on both sides of a direction, in at least ONE_SIDED_TESTS tests and ONE_SIDED_ON probes: in
+        a narrow network each side of a first-layer plane may show its kink only in some far directions.  A
+        deeper boundary's flat piece can look the same (though less often), so they are tried only once the
+        rounds are stuck, and kept only if the rounds then find more deeper neurons."""
+        evidence: dict[tuple, list] = {}           # plane (sign fixed) -> [tests, "on" probes, (normal, bias, x)]
+        for bp, ons in self.search.one_sided:
+            normal, bias = _q(bp.normal), to_fmpq(bp.bias)
+            if any(normal == r or normal == [-v for v in r] for r in rows1):
+                continue
+            key = tuple(normal) + (bias,)
+            key = max(key, tuple(-v for v in key))
+            entry = evidence.setdefault(key, [0, 0, (normal, bias, _q(bp.x))])
+            entry[0] += 1
+            entry[1] += ons
+        return [plane for tests, ons, plane in evidence.values() if tests >= ONE_SIDED_TESTS and ons >= ONE_SIDED_ON]
 
     def numeric_layers(self, layer1: NumLayer, anchors1: list) -> None:
         """Layers 2.. and the output with a rounding oracle (exactrev.extract_numeric): estimates, each layer with
@@ -335,18 +398,24 @@ class Extraction:
                           queries=self.oracle.queries)
 
     def hidden_layers(self, points: Sequence[BoundaryPoint]) -> list | None:
-        """Layers 2.. and the output; returns new first-layer hyperplanes if some walk proved one (restart)."""
+        """Layers 2.. and the output; returns new first-layer hyperplanes if some walk proved one (restart).
+        If a layer k >= 3 cannot be built from the points left, the output is solved on the layers known and
+        `stray` keeps those points and where that layer's notes start (see settle_stray)."""
         pending = [bp for bp in points if not any(v == 0 for v in
                    PartialNetwork(self.oracle.input_dim, self.layers).local(_q(bp.x))[0][0])]
         for _ in range(MAX_HIDDEN_LAYERS):
             if not pending:
                 break
             before = self.ev.queries
+            stray, noted = pending, len(self.unidentified)
             pending = self.next_layer(pending)
             if isinstance(pending, Restart):
                 return pending.hyperplanes
-            if pending is None:
+            if pending is None and len(self.layers) < 2:
                 return None
+            if pending is None:         # solve the output anyway: the points left must then prove unnecessary
+                self.stray = (stray, noted, len(self.unidentified))
+                break
             self.stats.append(LayerStats(len(self.layers[-1].rows), self.ev.queries - before))
         before = self.ev.queries
         self.solve_output()
@@ -380,7 +449,7 @@ class Extraction:
                                        all(a.grad == w.anchors[0].grad for a in w.anchors)])
         if found:
             return Restart(found)
-        walks = self.merge_duplicates(walks)
+        walks.sort(key=lambda w: sum(v is None for v in w.weights))     # the most complete first (see signs)
         if not walks:
             self.unidentified.append({"layer": k, "neuron": None,
                                       "reason": f"{len(pending)} boundary points could not be explained by a "
@@ -395,9 +464,11 @@ class Extraction:
         prev = self.layers[-1]
         for j, t in enumerate(signs):
             if t is None:
+                t = -1 if self.mostly_on(known, j) else 1
                 self.unidentified.append({"layer": k - 1, "neuron": j, "reason": "sign not determined by layer "
-                                          f"{k} (no layer-{k} neuron sees it); kept as found"})
-            elif t == -1:
+                                          f"{k} (no layer-{k} walk crosses its boundary); oriented to be off at "
+                                          "most random points"})
+            if t == -1:
                 prev.rows[j] = [-v for v in prev.rows[j]]
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
@@ -419,10 +490,8 @@ class Extraction:
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
-        fixed = PartialNetwork(self.oracle.input_dim, self.layers)
-        settled = [self.settle(walker, LayerNeuron(fixed, row, b), note) for row, b, note in zip(rows, bias, notes)]
-        rows, notes, confirmed = (list(xs) for xs in zip(*settled))
-        leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if not ok]
+        confirmed = self.settle_distinct(walker, rows, bias, notes)
+        leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if ok is False]
         rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
         if not rows:
             self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
@@ -431,10 +500,34 @@ class Extraction:
         keep = _distinct_neurons(rows, bias)
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
-        self.unidentified += [{"layer": k, "neuron": z, "reason": notes[i][j]}
-                              for z, i in enumerate(keep) for j in sorted(notes[i])]
+        self.unmeasured = {(z, j): {"layer": k, "neuron": z, "reason": notes[i][j]}
+                           for z, i in enumerate(keep) for j in sorted(notes[i])}
+        self.unidentified += self.unmeasured.values()
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
+
+    def mostly_on(self, known: PartialNetwork, j: int) -> bool:
+        """Neuron j of the last known layer is on at more than half of ORIENT_POINTS random points (boxes of
+        half-width 1..32; no queries)."""
+        n = self.oracle.input_dim
+        pts = [[fmpq(self.rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)]
+               for i in range(ORIENT_POINTS)]
+        return 2 * sum(known.values(x)[-1][j] > 0 for x in pts) > len(pts)
+
+    def settle_distinct(self, walker: BoundaryWalker, rows: list, bias: list, notes: list) -> list[bool | None]:
+        """Settle each walk's neuron (rows and notes updated in place), the most complete walks first: True if
+        confirmed, False if not, None for a walk whose neuron is one already confirmed (equal up to a factor on
+        the bias and the weights both measured: not settled again).  Walks are told apart only now, with the
+        biases known: a deeper neuron's walk where one neuron of layer k is active has that neuron's weights
+        times a factor, and only its bias shows it is another neuron."""
+        fixed = PartialNetwork(self.oracle.input_dim, self.layers)
+        confirmed: list[bool | None] = [None] * len(rows)
+        for i in sorted(range(len(rows)), key=lambda i: len(notes[i])):
+            if any(confirmed[j] and _same_neuron((rows[i], bias[i], notes[i]), (rows[j], bias[j], notes[j]))
+                   for j in range(len(rows))):
+                continue
+            rows[i], notes[i], confirmed[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]), notes[i])
+        return confirmed
 
     def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> tuple:
         """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms, remembered
@@ -496,15 +589,6 @@ class Extraction:
             if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
                 return True
         return False
-
-    def merge_duplicates(self, walks: list[Walk]) -> list[Walk]:
-        """Two walks of one neuron give proportional weights (any sign) where both know them: keep the more
-        complete one (with exact rationals, distinct neurons are never proportional on two or more entries)."""
-        out: list[Walk] = []
-        for w in sorted(walks, key=lambda w: sum(v is None for v in w.weights)):
-            if not any(_proportional(w.weights, o.weights) for o in out):
-                out.append(w)
-        return out
 
     def solve_layer_signs(self, known: PartialNetwork, walks: Sequence[Walk], k: int):
         """Signs t of layer k-1, biases of layer k and the weights the walks could not reach (exactrev.signs).
@@ -603,7 +687,7 @@ class Extraction:
         width = len(self.layers[-1].rows)
         n_out = self.oracle.output_dim
         k = len(self.layers) + 1
-        pts = self.output_points(width)
+        pts = self.output_points(known, width)
         ys = self.dev.points(pts)
         hs = [known.local(x)[-1][0] for x in pts]
         feats = [list(h) + [abs(v) for v in h] + [fmpq(1)] for h in hs]
@@ -645,6 +729,18 @@ class Extraction:
                 last.bias[z] = -last.bias[z]
         last.fixed = True
         self.output = ([[2 * b[z] for z in range(width)] for b in beta], list(sol.others))
+        if self.unmeasured:
+            self.measure_by_output()
+
+    def measure_by_output(self) -> None:
+        """The last layer's weights that no walk measured, from the output's bends (exactrev.output_bends);
+        each one found leaves `unidentified`."""
+        known = PartialNetwork(self.oracle.input_dim, self.layers)
+        found = weights_from_output_bends(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng)
+        for (z, j), w in found.items():
+            self.layers[-1].rows[z][j] = w
+            note = self.unmeasured.pop((z, j))
+            self.unidentified = [u for u in self.unidentified if u is not note]
 
     def fold_output(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]]) -> bool:
         """Last resort when the output is not a function of relu of the last hidden layer: neurons of that
@@ -687,16 +783,28 @@ class Extraction:
                                   f"{width}..{len(last.rows) - 1} (same function, not the target's architecture)"})
         return True
 
-    def output_points(self, width: int) -> list[list[fmpq]]:
-        """Points on both sides of each last-layer neuron's boundary, plus random points for the check."""
+    def output_points(self, known: PartialNetwork, width: int) -> list[list[fmpq]]:
+        """Points on both sides of each last-layer neuron's boundary, plus random points for the check; all
+        where the last layer's unmeasured weights do not matter (their layer-(L-1) neurons off), if enough
+        such random points are found."""
         pts = []
         for x, g in self.anchors[-1]:
             step = fmpq(1, 2 ** 8) / max_abs(g)
             for s in (1, -1):
                 pts.append([xi + s * step * gi for xi, gi in zip(x, g)])
-        while len(pts) < 2 * width + 1 + EXTRA_CHECK_POINTS:
-            pts.append([fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)])
+        pts = [x for x in pts if self.unmeasured_off(known, x)]
+        for tries in range(OUTPUT_POINT_TRIES):
+            if len(pts) >= 2 * width + 1 + EXTRA_CHECK_POINTS:
+                break
+            x = [fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)]
+            if self.unmeasured_off(known, x) or tries >= OUTPUT_POINT_TRIES // 2:
+                pts.append(x)
         return pts
+
+    def unmeasured_off(self, known: PartialNetwork, x: Sequence[fmpq]) -> bool:
+        """Every layer-(L-1) neuron j of an unmeasured last-layer weight W_zj is off at x."""
+        prev = known.values(x)[-2] if self.unmeasured else []
+        return all(prev[j] <= 0 for _, j in self.unmeasured)
 
     # ------------------------------------------------------------- result
     def result(self) -> ExtractResult:
@@ -757,9 +865,12 @@ def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
     return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
 
 
-def _proportional(a: Sequence[fmpq | None], b: Sequence[fmpq | None]) -> bool:
-    """Equal up to a nonzero factor on the (at least two) entries both know."""
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+def _same_neuron(a: tuple, b: tuple) -> bool:
+    """Two (row, bias, unmeasured weights) describe one neuron: proportional on the bias and the (at least one)
+    weights both measured, by a nonzero factor."""
+    (row_a, bias_a, skip_a), (row_b, bias_b, skip_b) = a, b
+    pairs = [(x, y) for j, (x, y) in enumerate(zip(row_a, row_b)) if j not in skip_a and j not in skip_b]
+    pairs.append((bias_a, bias_b))
     ref = next(((x, y) for x, y in pairs if x != 0), None)
     if len(pairs) < 2 or ref is None or ref[1] == 0:
         return False

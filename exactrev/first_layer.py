@@ -122,6 +122,7 @@ class FirstLayerSearch:
         self.accepted: list[BoundaryPoint] = []
         self.rejected: list[BoundaryPoint] = []
         self.bent: list[BoundaryPoint] = []          # rejected with a kink seen off the plane
+        self.one_sided: list[tuple[BoundaryPoint, int]] = []   # not accepted, yet seen "on" far away (how often)
         self.undecided: list[dict] = []
         self.lines = 0
         self.stage_queries = {stage: 0 for stage in ("lines", "jacobians", "tests", "refine")}
@@ -318,7 +319,8 @@ class FirstLayerSearch:
         """TestHyperplane: for random directions u in the plane, probes at x + D u and x - D' u all see a
         kink exactly on the plane.  Returns those kink points (None: not accepted) and whether a probe saw a
         kink off the plane (the boundary bends; otherwise the plane may just be unseen far away, and a later
-        line crossing it tests it again from there).
+        line crossing it tests it again from there).  A plane seen "on" only on one side of x is kept in
+        `one_sided`: `extract` may try it as a first-layer neuron, and keeps it only if its network verifies.
 
         A bent boundary's flat piece would have to contain a long segment through x in both directions
         (nearer probes would not do: with a first layer of two or three neurons a deeper boundary's flat
@@ -333,7 +335,7 @@ class FirstLayerSearch:
         directions are tried, TEST_DIRECTIONS[1] if a probe saw a kink on the plane (one side of a narrow
         network may hide it).
         """
-        seen, far = False, []
+        seen, far, ons = False, [], 0
         for k in range(TEST_DIRECTIONS[1]):
             if k == TEST_DIRECTIONS[0] and not seen:
                 break
@@ -346,10 +348,13 @@ class FirstLayerSearch:
                 second, q = self.probe_twice_if_off(bp, [-c for c in u], seen)
                 if second == "off":
                     return None, True
+                ons += 1 + (second == "on")
                 if second == "on":
                     far += [p, q]
                     if len(far) == 2 * CONFIRMING_DIRECTIONS[self.ar.exact]:
                         return far, False
+        if seen:
+            self.one_sided.append((bp, ons))
         return None, False
 
     def is_hyperplane(self, x: Sequence[Number], normal: Sequence[Number], bias: Number) -> bool:

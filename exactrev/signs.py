@@ -18,6 +18,7 @@ then solved exactly); otherwise the signs are reported undetermined, never guess
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -165,7 +166,9 @@ def _lp_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[int]):
     var = cp.Variable(n)
     cons = [var[:n_signs] <= 1, var[:n_signs] >= -1] if n_signs else []
     try:
-        cp.Problem(cp.Minimize(cp.norm1(a @ var - b)), cons).solve()
+        with warnings.catch_warnings():      # "may be inaccurate": only a proposal, verified exactly by the caller
+            warnings.simplefilter("ignore", UserWarning)
+            cp.Problem(cp.Minimize(cp.norm1(a @ var - b)), cons).solve()
     except cp.error.SolverError:
         return
     if var.value is None:

@@ -11,8 +11,9 @@ from hypothesis import given, settings, strategies as st
 
 from exactrev import Network, Oracle, canonical_form, extract, random_network
 from exactrev.compare import layer_errors
-from exactrev.extract import Extraction
-from exactrev.first_layer import FirstLayerSearch
+from exactrev.deeper_layers import KnownLayer, PartialNetwork
+from exactrev.extract import Extraction, _same_neuron
+from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
 
@@ -262,6 +263,23 @@ def test_a_flat_walk_is_a_first_layer_neuron_only_if_test_hyperplane_says_so():
                                              for w, b in zip(result.network.weights[0], result.network.biases[0]))
 
 
+@pytest.mark.slow
+def test_planes_seen_on_one_side_only_complete_the_first_layer():
+    """4-6-6-6-1 seed 5: two first-layer planes show their far kinks on one side only, so TestHyperplane never
+    accepts them and the rounds get stuck; tried once stuck, they are kept (more deeper neurons, used by
+    layer 2), and the first layer is then exactly the target's."""
+    net = random_network([4, 6, 6, 6, 1], seed=5)
+    result = extract(Oracle.from_network(net), seed=5)
+
+    def plane(w, b):
+        scale = max(max(abs(v) for v in w), abs(b))
+        p = tuple(Fraction(v) / scale for v in (*w, b))
+        return max(p, tuple(-v for v in p))
+
+    truth = {plane(w, b) for w, b in zip(net.weights[0], net.biases[0])}
+    assert {plane(w, b) for w, b in zip(result.network.weights[0], result.network.biases[0])} == truth
+
+
 def test_verification_points_on_a_missed_first_layer_plane_become_first_layer_neurons():
     """A verification point whose plane TestHyperplane accepts, and no known first-layer neuron has, is a
     first-layer neuron Algorithm 1's lines missed; deeper boundary points and known planes are not."""
@@ -276,3 +294,70 @@ def test_verification_points_on_a_missed_first_layer_plane_become_first_layer_ne
     found = run.missed_hyperplanes(first.deeper_points[:6] + first.hyperplane_points, rows1)
     assert [f[0] for f in found] == [[to_fmpq(v) for v in missed.normal]]
     assert run.missed_hyperplanes(first.hyperplane_points, rows1 + [found[0][0]]) == []
+
+
+def test_walks_are_one_neuron_only_when_the_bias_agrees_too():
+    """A deeper neuron's walk where one layer-k neuron is active has that neuron's weights times a factor: only
+    the bias tells them apart (so the true walk is not dropped as a duplicate); unmeasured weights are skipped."""
+    q = to_fmpq
+    row = [q(1), q(-2), q(3)]
+    assert _same_neuron((row, q(5), {}), ([q(-2), q(4), q(-6)], q(-10), {}))
+    assert not _same_neuron((row, q(5), {}), ([q(-2), q(4), q(-6)], q(7), {}))
+    assert _same_neuron((row, q(5), {1: "unmeasured"}), ([q(2), q(0), q(6)], q(10), {}))
+    assert not _same_neuron((row, q(5), {}), ([q(2), q(0), q(6)], q(10), {}))
+    assert not _same_neuron(([q(0)] * 3, q(0), {}), ([q(0)] * 3, q(1), {}))
+
+
+def test_one_sided_planes_need_evidence_from_two_tests_and_skip_known_planes():
+    """Planes TestHyperplane saw "on" on one side only are tried when the rounds are stuck: only those seen in
+    two tests with four "on" probes in all (either orientation of the normal), and none a known row has."""
+    q = to_fmpq
+    run = Extraction(Oracle.from_network(random_network([2, 3, 1], seed=0)), 0)
+
+    def bp(normal, bias):
+        return BoundaryPoint((q(0), q(0)), tuple(map(q, normal)), q(bias), [], [], ())
+
+    strong, weak, known = ([1, Fraction(1, 2)], Fraction(1, 4)), ([Fraction(1, 3), 1], 0), ([1, -1], 1)
+    run.search = FirstLayerSearch(run.ev, run.rng)
+    run.search.one_sided = [(bp(*strong), 1), (bp([-v for v in strong[0]], -strong[1]), 3),   # 2 tests, 4 "on"
+                            (bp(*weak), 5),                                                      # 1 test
+                            (bp(*known), 3), (bp(*known), 3)]                                    # a known row
+    found = run.one_sided_planes([[q(-1), q(1)]])
+    assert [(normal, bias) for normal, bias, _ in found] == [([q(1), q(Fraction(1, 2))], q(Fraction(1, 4)))]
+    run.search.one_sided[1] = (run.search.one_sided[1][0], 2)                                     # 3 "on" only
+    assert run.one_sided_planes([[q(-1), q(1)]]) == []
+
+
+def test_points_of_a_failed_layer_must_lie_on_the_recovered_boundaries_for_its_notes_to_go():
+    """A layer k >= 3 that cannot be built leaves the output solved on the layers before it; its points are
+    then checked exactly against the recovered network: on its boundaries, the layer was not needed (its
+    notes go); off them, they are unexplained kinks for another round (the notes stay)."""
+    net = random_network([3, 4, 3, 1], seed=4)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
+                  for w, b in zip(net.weights[:-1], net.biases[:-1])]
+    run.output = ([list(map(to_fmpq, r)) for r in net.weights[-1]], list(map(to_fmpq, net.biases[-1])))
+    w, b = [Fraction(v) for v in net.weights[0][1]], Fraction(net.biases[0][1])
+    on = [-b * v / sum(u * u for u in w) for v in w]                      # on the plane of layer-1 neuron 1
+    off = [Fraction(1, 3), Fraction(2, 7), Fraction(-5, 11)]
+    assert all(v != 0 for layer in net.preactivations_batch([off])[0][:-1] for v in layer)
+
+    def point(x):
+        return BoundaryPoint(tuple(map(to_fmpq, x)), (to_fmpq(1), to_fmpq(0), to_fmpq(0)), to_fmpq(0), [], [], ())
+
+    note = {"layer": 3, "neuron": None, "reason": "signs: no sign vector fits the layer's walks"}
+    run.unidentified, run.stray = [note], ([point(on)], 0, 1)
+    assert run.settle_stray() == [] and run.unidentified == [] and run.stray is None
+    run.unidentified, run.stray = [note], ([point(on), point(off)], 0, 1)
+    assert [bp.x for bp in run.settle_stray()] == [point(off).x] and run.unidentified == [note]
+    assert run.settle_stray() == []
+
+
+def test_a_sign_nothing_determines_is_oriented_off_at_most_points():
+    """mostly_on (no queries) decides the orientation of a neuron no later walk crosses."""
+    q = to_fmpq
+    run = Extraction(Oracle.from_network(random_network([2, 3, 1], seed=0)), 0)
+    layer = KnownLayer([[q(1), q(0)], [q(-1), q(0)], [q(0), q(1)]], [q(100), q(100), q(-100)], False)
+    known = PartialNetwork(2, [layer])
+    assert [run.mostly_on(known, j) for j in range(3)] == [True, True, False]
+    assert run.oracle.queries == 0

@@ -1,0 +1,107 @@
+"""Weights of the last hidden layer that no walk could measure, from the output's bends (exact mode).
+
+A walk along B_z measures W_zj where B_z crosses B_j (j in layer L-1).  When B_z lies wholly where neuron j
+is off (section 5.2 case 1 along B_z) the walk cannot, yet W_zj still matters wherever j is on and z is
+active: there the output changes with relu(h_j) through z.  With the output layer solved on points where
+every such j is off (there the recovered z is the target's), the output's slope along grad h_j at a point p
+of B_j jumps by  sum_z U_oz W_zj |grad h_j|^2  over the last-layer neurons z active at p: linear in the
+unknown W_zj.  Points of B_j where z is on give enough equations; the solution is exact and checked at one
+more point, or the weight stays unmeasured.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from flint import fmpq
+
+from .arith import dot, max_abs
+from .deeper_layers import PartialNetwork, room_at
+from .geometry import Evaluator
+from .signs import solve_linear_exact
+
+Q = fmpq
+BOUNDARY_LINES = 64      # random lines searched for points of B_j, per layer-(L-1) neuron j
+CHECK_POINTS = 1         # points of B_j, past those that fix the weights, whose bends must agree exactly
+
+
+def weights_from_output_bends(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
+                              unmeasured: Sequence[tuple[int, int]], rng: random.Random) -> dict[tuple[int, int], Q]:
+    """W_zj for the (z, j) in `unmeasured` that the output's bends across B_j determine exactly (layers of
+    `known` all sign-fixed, the last one's unmeasured weights 0; out_w the output weights U)."""
+    found: dict[tuple[int, int], Q] = {}
+    for j in sorted({j for _, j in unmeasured}):
+        zs = sorted(z for z, j2 in unmeasured if j2 == j)
+        others = [j2 for _, j2 in unmeasured if j2 != j]
+        found.update(_weights_for(ev, known, out_w, j, zs, others, rng))
+    return found
+
+
+def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]], j: int, zs: Sequence[int],
+                 others: Sequence[int], rng: random.Random) -> dict[tuple[int, int], Q]:
+    """The weights W_zj, z in zs, from bends at points of B_j where every `others` neuron is off (there the
+    recovered last layer is exact but for W_.j): the weights of the z seen active at some point, once their
+    equations have a unique solution that CHECK_POINTS further points also satisfy."""
+    rows: list[list[Q]] = []
+    rhs: list[Q] = []
+    since_unique, width = 0, 0
+    for p in _points_of_boundary(known, j, rng):
+        if any(known.values(p)[-2][o] >= 0 for o in others):
+            continue
+        eqs = _bend_equations(ev, known, out_w, j, zs, p)
+        if eqs is None:
+            continue
+        rows += [row for row, _ in eqs]
+        rhs += [r for _, r in eqs]
+        seen = [c for c in range(len(zs)) if any(row[c] != 0 for row in rows)]
+        x, _, unique = solve_linear_exact([[row[c] for c in seen] for row in rows], rhs, len(seen))
+        if x is None:
+            return {}
+        since_unique = 0 if not unique else 1 if len(seen) > width else since_unique + 1
+        width = len(seen)
+        if since_unique > CHECK_POINTS:
+            return {(zs[c], j): w for c, w in zip(seen, x)}
+    return {}
+
+
+def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random):
+    """Points where layer-(L-1) neuron j's preactivation is 0, on random lines through boxes of half-width
+    1..2^7 (the knots of layers 1..L-1 on each line that are j's)."""
+    below = PartialNetwork(known.n_in, known.layers[:-1])
+    n = known.n_in
+    for i in range(BOUNDARY_LINES):
+        scale = 2 ** (i % 8)
+        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+        d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
+        for t in below.knots_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[1:-1]:
+            x = [pi + t * di for pi, di in zip(p, d)]
+            if below.values(x)[-1][j] == 0:
+                yield x
+
+
+def _bend_equations(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]], j: int, zs: Sequence[int],
+                    p: list[Q]) -> list[tuple[list[Q], Q]] | None:
+    """Per output o, one equation  sum_{z in zs active at p} U_oz W_zj = jump_o / |g|^2 - (the measured weights'
+    part), from the output on p +- e g, p +- 2e g (g = grad h_j at p, e small enough that no other neuron
+    changes sign); None where p is on another boundary, no z in zs is active, or the oracle has no kink at p."""
+    room = room_at(known, p, skip=j, layer=-2)
+    local = known.local_mats(p)
+    pre, jh = local[-2]
+    g = [jh[j, c] for c in range(known.n_in)]
+    zl = local[-1][0]
+    active = [z for z, v in enumerate(zl) if v > 0]
+    if room == 0 or not any(g) or not any(z in active for z in zs):
+        return None
+    e = room / (4 * known.n_in * max_abs(g))
+    ys = ev.points([[pi + s * e * gi for pi, gi in zip(p, g)] for s in (-2, -1, 1, 2)])
+    if [2 * b - a for a, b in zip(ys[0], ys[1])] != [2 * a - b for a, b in zip(ys[2], ys[3])]:
+        return None                      # the output is not continuous-with-a-kink at p: another boundary is near
+    gg = dot(g, g)
+    row_w = known.layers[-1].rows
+    eqs = []
+    for o, u in enumerate(out_w):
+        jump = ((ys[3][o] - ys[2][o]) - (ys[1][o] - ys[0][o])) / (e * gg)
+        measured = sum((u[z] * row_w[z][j] for z in active if z not in zs), fmpq(0))
+        eqs.append(([u[z] if z in active else fmpq(0) for z in zs], jump - measured))
+    return eqs

@@ -1,0 +1,54 @@
+"""Last-layer weights that no walk measured, recovered from the output's bends (exactrev.output_bends)."""
+
+from __future__ import annotations
+
+import random
+
+from flint import fmpq
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Oracle, random_network
+from exactrev.arith import Arith
+from exactrev.deeper_layers import KnownLayer, PartialNetwork
+from exactrev.geometry import Evaluator
+from exactrev.numbers import to_fmpq
+from exactrev.output_bends import weights_from_output_bends
+
+
+def _known_without(net, missing):
+    """The target's hidden layers exactly, with the last layer's weights `missing` set to 0."""
+    layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
+              for w, b in zip(net.weights[:-1], net.biases[:-1])]
+    for z, j in missing:
+        layers[-1].rows[z][j] = fmpq(0)
+    out_w = [list(map(to_fmpq, r)) for r in net.weights[-1]]
+    return PartialNetwork(net.input_dim, layers), out_w
+
+
+def _recover(net, missing, seed):
+    known, out_w = _known_without(net, missing)
+    oracle = Oracle.from_network(net)
+    found = weights_from_output_bends(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, out_w,
+                                      missing, random.Random(seed))
+    return found, oracle.queries
+
+
+def test_an_unmeasured_weight_is_recovered_exactly_from_the_output():
+    net = random_network([3, 5, 4, 2], seed=2)
+    missing = [(1, 3), (2, 0)]
+    found, queries = _recover(net, missing, seed=0)
+    assert found == {(z, j): to_fmpq(net.weights[-2][z][j]) for z, j in missing}
+    assert 0 < queries < 400
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), shape=st.sampled_from([[2, 4, 3, 1], [3, 5, 4, 2], [3, 4, 4, 3, 1]]),
+       data=st.data())
+def test_output_bends_never_give_a_wrong_weight(seed, shape, data):
+    """Whatever it returns is the target's weight exactly (it may find nothing where z is never active on B_j)."""
+    net = random_network(shape, seed=seed)
+    pairs = [(z, j) for z in range(shape[-2]) for j in range(shape[-3])]
+    missing = data.draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=3, unique=True))
+    found, _ = _recover(net, missing, seed)
+    assert set(found) <= set(missing)
+    assert all(w == to_fmpq(net.weights[-2][z][j]) for (z, j), w in found.items())
