@@ -27,7 +27,7 @@ from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, Fir
 from .extract_numeric import NumericLayers
 from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
 from .network import Network
-from .output_bends import weights_from_output_bends
+from .output_bends import weights_from_line_kinks, weights_from_output_bends
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
@@ -155,6 +155,7 @@ class Extraction:
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
         self.unmeasured: dict[tuple[int, int], dict] = {}   # the last layer's (z, j) with W_zj unmeasured: its note
         self.stray: tuple | None = None              # (points, notes start, end) of a failed layer (hidden_layers)
+        self.unoriented: set[tuple[int, int]] = set()  # (layer, neuron) whose sign nothing determined (next_layer)
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -224,7 +225,7 @@ class Extraction:
             self.anchors = [list(anchors1)]
             self.stats = [LayerStats(len(rows1), first_queries)]
             self.output = None
-            self.unmeasured, self.stray = {}, None
+            self.unmeasured, self.stray, self.unoriented = {}, None, set()
             noted = len(self.unidentified)
             found = self.hidden_layers(points)
             self.stats[-1].queries += round_start - loop_start
@@ -237,10 +238,10 @@ class Extraction:
             self.report("verifying")
             new = self.verification_points(search) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
-            if not new:
+            if not new and not (trial and len(self.unidentified) > noted):
                 verified = True
                 break
-            planes = self.missed_hyperplanes(new, rows1)
+            planes = self.missed_hyperplanes(new, rows1) if new else []
             if planes:      # first-layer neurons the lines of Algorithm 1 missed (hidden where downstream is off)
                 del self.unidentified[noted:]
                 add(planes)
@@ -248,15 +249,18 @@ class Extraction:
                 stalled = 0
                 continue
             size = sum(len(layer.rows) for layer in self.layers) - len(trial)
-            # planes on trial are dropped if the rounds found no more with them, or if layer 2 does not use them
-            used = {j for row in self.layers[1].rows for j, w in enumerate(row) if w != 0} \
-                if size > most and len(self.layers) > 1 else set()
+            # planes on trial are dropped if the rounds found no more with them, or if no layer-2 walk bent on them
+            used = {j for row in self.layers[1].rows for j, w in enumerate(row) if w != 0 and (1, j) not in
+                    self.unoriented} if size > most and len(self.layers) > 1 else set()
             drop = [i for i, r in enumerate(rows1) if any(r is t for t in trial) and i not in used]
             dropped = bool(drop)
             rows1[:], bias1[:], anchors1[:] = ([x for i, x in enumerate(xs) if i not in drop]
                                                for xs in (rows1, bias1, anchors1))
             kept += [t for t in trial if any(t is r for r in rows1)]
             trial = []
+            if not new and not dropped:          # a verified round, with the planes on trial it kept
+                verified = True
+                break
             stalled = 0 if size > most else stalled + 1
             most = max(most, size)
             candidates = [] if tried or stalled < STALL_ROUNDS else self.one_sided_planes(rows1)
@@ -273,7 +277,7 @@ class Extraction:
         if self.unidentified:
             self.unidentified += [{"layer": 1, "neuron": i, "reason": "plane tried from kinks seen far away on one "
                                    "side only (TestHyperplane did not accept it) and kept: the rounds found more "
-                                   "with it and layer 2 uses it"}
+                                   "with it and layer-2 walks bend on it"}
                                   for i, r in enumerate(rows1) if any(r is t for t in kept + trial)]
 
     def settle_stray(self) -> list[BoundaryPoint]:
@@ -295,7 +299,7 @@ class Extraction:
         but never on both sides of a direction, in at least ONE_SIDED_TESTS tests and ONE_SIDED_ON probes: in
         a narrow network each side of a first-layer plane may show its kink only in some far directions.  A
         deeper boundary's flat piece can look the same (though less often), so they are tried only once the
-        rounds are stuck, and kept only if the rounds then find more deeper neurons."""
+        rounds are stuck, and kept only if the rounds then find more deeper neurons and a layer-2 walk bends on it."""
         evidence: dict[tuple, list] = {}           # plane (sign fixed) -> [tests, "on" probes, (normal, bias, x)]
         for bp, ons in self.search.one_sided:
             normal, bias = _q(bp.normal), to_fmpq(bp.bias)
@@ -465,6 +469,7 @@ class Extraction:
         for j, t in enumerate(signs):
             if t is None:
                 t = -1 if self.mostly_on(known, j) else 1
+                self.unoriented.add((k - 1, j))
                 self.unidentified.append({"layer": k - 1, "neuron": j, "reason": "sign not determined by layer "
                                           f"{k} (no layer-{k} walk crosses its boundary); oriented to be off at "
                                           "most random points"})
@@ -738,9 +743,18 @@ class Extraction:
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         found = weights_from_output_bends(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng)
         for (z, j), w in found.items():
-            self.layers[-1].rows[z][j] = w
-            note = self.unmeasured.pop((z, j))
-            self.unidentified = [u for u in self.unidentified if u is not note]
+            self.measured(z, j, w)
+        if self.unmeasured:
+            known = PartialNetwork(self.oracle.input_dim, self.layers)
+            found = weights_from_line_kinks(self.ev, known, self.output[0], sorted(self.unmeasured), self.rng)
+            for (z, j), w in found.items():
+                self.measured(z, j, w)
+
+    def measured(self, z: int, j: int, w: fmpq) -> None:
+        """Weight W_zj of the last layer is measured: set it, and its note leaves `unidentified`."""
+        self.layers[-1].rows[z][j] = w
+        note = self.unmeasured.pop((z, j))
+        self.unidentified = [u for u in self.unidentified if u is not note]
 
     def fold_output(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]]) -> bool:
         """Last resort when the output is not a function of relu of the last hidden layer: neurons of that

@@ -7,6 +7,11 @@ every such j is off (there the recovered z is the target's), the output's slope 
 of B_j jumps by  sum_z U_oz W_zj |grad h_j|^2  over the last-layer neurons z active at p: linear in the
 unknown W_zj.  Points of B_j where z is on give enough equations; the solution is exact and checked at one
 more point, or the weight stays unmeasured.
+
+Where z and another z' are active together all along B_j, only U_oz W_zj + U_oz' W_z'j shows there; then
+z's own boundary where j is on places W_zj (weights_from_line_kinks): a kink of the output on a line, where
+j is on and no known boundary passes, lies on B_z for exactly one W_zj, and it is z's kink only if the output's
+slope jumps there by exactly U_oz |grad z . d| for that W_zj.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from typing import Sequence
 from flint import fmpq
 
 from .arith import dot, max_abs
-from .deeper_layers import PartialNetwork, room_at
-from .geometry import Evaluator
+from .deeper_layers import LayerNeuron, PartialNetwork, room_at
+from .geometry import Evaluator, Line, points_on_line
+from .numbers import to_fmpq
 from .signs import solve_linear_exact
 
 Q = fmpq
 BOUNDARY_LINES = 64      # random lines searched for points of B_j, per layer-(L-1) neuron j
 CHECK_POINTS = 1         # points of B_j, past those that fix the weights, whose bends must agree exactly
+KINK_LINES = 16          # random lines scanned for kinks of B_z where j is on (weights_from_line_kinks)
 
 
 def weights_from_output_bends(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
@@ -105,3 +112,52 @@ def _bend_equations(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequen
         measured = sum((u[z] * row_w[z][j] for z in active if z not in zs), fmpq(0))
         eqs.append(([u[z] if z in active else fmpq(0) for z in zs], jump - measured))
     return eqs
+
+
+def weights_from_line_kinks(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
+                            unmeasured: Sequence[tuple[int, int]], rng: random.Random) -> dict[tuple[int, int], Q]:
+    """W_zj for the (z, j) in `unmeasured` found at kinks of B_z where j is on, on KINK_LINES random lines
+    (through boxes of half-width 1..2^7, each through a point where some such j is on): at a kink x on no
+    known boundary of layers < L with exactly one of z's unmeasured j on, W_zj = -z(x) / h_j(x) (z as known,
+    that weight 0), kept if the output's slope jump at x is exactly U_.z |grad z(x) . d| with it."""
+    below = PartialNetwork(known.n_in, known.layers[:-1])
+    last = known.layers[-1]
+    rows = {z: list(last.rows[z]) for z, _ in unmeasured}
+    todo = set(unmeasured)
+    for i in range(KINK_LINES):
+        p = _point_where_on(below, {j for _, j in todo}, 2 ** (i % 8), rng)
+        if p is None:
+            continue
+        d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(known.n_in)]
+        num, half = ev.arith.num, 8 * 2 ** (i % 8)
+        scan = points_on_line(ev, Line(tuple(map(num, p)), tuple(map(num, d))), num(-half), num(half), rng=rng)
+        for kink in scan.kinks:
+            x = [to_fmpq(v) for v in kink.x]
+            values = below.values(x)
+            if any(v == 0 for layer in values for v in layer):
+                continue
+            jump = [to_fmpq(r - l) for l, r in zip(kink.left.slope, kink.right.slope)]
+            for z in sorted({z for z, _ in todo}):
+                on = [j for z2, j in todo if z2 == z and values[-1][j] > 0]
+                if len(on) != 1:
+                    continue
+                j = on[0]
+                w = -LayerNeuron(below, rows[z], last.bias[z]).value(x) / values[-1][j]
+                row = [w if c == j else v for c, v in enumerate(rows[z])]
+                _, g = LayerNeuron(below, row, last.bias[z]).value_grad(x)
+                slope = abs(dot(g, d))
+                if w != 0 and slope != 0 and jump == [u[z] * slope for u in out_w]:
+                    rows[z] = row
+                    todo.discard((z, j))
+        if not todo:
+            break
+    return {(z, j): rows[z][j] for z, j in unmeasured if (z, j) not in todo}
+
+
+def _point_where_on(below: PartialNetwork, js: set[int], scale: int, rng: random.Random, tries: int = 64):
+    """A random point of the box of half-width `scale` where some neuron in js (last layer of `below`) is on."""
+    for _ in range(tries):
+        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(below.n_in)]
+        if any(below.values(p)[-1][j] > 0 for j in js):
+            return p
+    return None

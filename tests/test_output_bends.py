@@ -12,7 +12,7 @@ from exactrev.arith import Arith
 from exactrev.deeper_layers import KnownLayer, PartialNetwork
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq
-from exactrev.output_bends import weights_from_output_bends
+from exactrev.output_bends import weights_from_line_kinks, weights_from_output_bends
 
 
 def _known_without(net, missing):
@@ -25,11 +25,11 @@ def _known_without(net, missing):
     return PartialNetwork(net.input_dim, layers), out_w
 
 
-def _recover(net, missing, seed):
+def _recover(net, missing, seed, how=weights_from_output_bends):
     known, out_w = _known_without(net, missing)
     oracle = Oracle.from_network(net)
-    found = weights_from_output_bends(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, out_w,
-                                      missing, random.Random(seed))
+    found = how(Evaluator(oracle, Arith("exact", fmpq_backend=how is weights_from_output_bends)), known, out_w,
+                missing, random.Random(seed))
     return found, oracle.queries
 
 
@@ -41,14 +41,23 @@ def test_an_unmeasured_weight_is_recovered_exactly_from_the_output():
     assert 0 < queries < 400
 
 
+def test_a_weight_is_recovered_exactly_from_kinks_of_b_z_where_j_is_on():
+    net = random_network([3, 5, 4, 2], seed=2)
+    missing = [(1, 3), (2, 0)]
+    found, queries = _recover(net, missing, 0, weights_from_line_kinks)
+    assert found == {(z, j): to_fmpq(net.weights[-2][z][j]) for z, j in missing}
+    assert 0 < queries < 2000
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10 ** 6), shape=st.sampled_from([[2, 4, 3, 1], [3, 5, 4, 2], [3, 4, 4, 3, 1]]),
-       data=st.data())
-def test_output_bends_never_give_a_wrong_weight(seed, shape, data):
-    """Whatever it returns is the target's weight exactly (it may find nothing where z is never active on B_j)."""
+       how=st.sampled_from([weights_from_output_bends, weights_from_line_kinks]), data=st.data())
+def test_output_bends_never_give_a_wrong_weight(seed, shape, how, data):
+    """Whatever either method returns is the target's weight exactly (it may find nothing: z never active on
+    B_j, or B_z never crossed where j is on)."""
     net = random_network(shape, seed=seed)
     pairs = [(z, j) for z in range(shape[-2]) for j in range(shape[-3])]
     missing = data.draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=3, unique=True))
-    found, _ = _recover(net, missing, seed)
+    found, _ = _recover(net, missing, seed, how)
     assert set(found) <= set(missing)
     assert all(w == to_fmpq(net.weights[-2][z][j]) for (z, j), w in found.items())
