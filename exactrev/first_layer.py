@@ -320,7 +320,7 @@ class FirstLayerSearch:
         kink exactly on the plane.  Returns those kink points (None: not accepted) and whether a probe saw a
         kink off the plane (the boundary bends; otherwise the plane may just be unseen far away, and a later
         line crossing it tests it again from there).  A plane seen "on" only on one side of x is kept in
-        `one_sided`: `extract` may try it as a first-layer neuron, and keeps it only if its network verifies.
+        `one_sided`: `extract` may try it as a first-layer neuron once its rounds are stuck (one_sided_planes).
 
         A bent boundary's flat piece would have to contain a long segment through x in both directions
         (nearer probes would not do: with a first layer of two or three neurons a deeper boundary's flat
