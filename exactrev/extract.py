@@ -741,12 +741,13 @@ class Extraction:
         """The last layer's weights that no walk measured, from the output's bends (exactrev.output_bends);
         each one found leaves `unidentified`."""
         known = PartialNetwork(self.oracle.input_dim, self.layers)
-        found = weights_from_output_bends(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng)
+        near = {j: x for j, (x, _) in enumerate(self.anchors[-2])}      # known points of the B_j
+        found = weights_from_output_bends(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng, near)
         for (z, j), w in found.items():
             self.measured(z, j, w)
         if self.unmeasured:
             known = PartialNetwork(self.oracle.input_dim, self.layers)
-            found = weights_from_line_kinks(self.ev, known, self.output[0], sorted(self.unmeasured), self.rng)
+            found = weights_from_line_kinks(self.ev, known, self.output[0], sorted(self.unmeasured), self.rng, near)
             for (z, j), w in found.items():
                 self.measured(z, j, w)
 

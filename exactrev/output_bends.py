@@ -34,26 +34,28 @@ KINK_LINES = 16          # random lines scanned for kinks of B_z where j is on (
 
 
 def weights_from_output_bends(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
-                              unmeasured: Sequence[tuple[int, int]], rng: random.Random) -> dict[tuple[int, int], Q]:
+                              unmeasured: Sequence[tuple[int, int]], rng: random.Random,
+                              near: dict[int, Sequence[Q]] | None = None) -> dict[tuple[int, int], Q]:
     """W_zj for the (z, j) in `unmeasured` that the output's bends across B_j determine exactly (layers of
-    `known` all sign-fixed, the last one's unmeasured weights 0; out_w the output weights U)."""
+    `known` all sign-fixed, the last one's unmeasured weights 0; out_w the output weights U; near[j] a known
+    point of B_j, around which half the search goes: a neuron active only far out has its boundary there)."""
     found: dict[tuple[int, int], Q] = {}
     for j in sorted({j for _, j in unmeasured}):
         zs = sorted(z for z, j2 in unmeasured if j2 == j)
         others = [j2 for _, j2 in unmeasured if j2 != j]
-        found.update(_weights_for(ev, known, out_w, j, zs, others, rng))
+        found.update(_weights_for(ev, known, out_w, j, zs, others, rng, (near or {}).get(j)))
     return found
 
 
 def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]], j: int, zs: Sequence[int],
-                 others: Sequence[int], rng: random.Random) -> dict[tuple[int, int], Q]:
+                 others: Sequence[int], rng: random.Random, near: Sequence[Q] | None) -> dict[tuple[int, int], Q]:
     """The weights W_zj, z in zs, from bends at points of B_j where every `others` neuron is off (there the
     recovered last layer is exact but for W_.j): the weights of the z seen active at some point, once their
     equations have a unique solution that CHECK_POINTS further points also satisfy."""
     rows: list[list[Q]] = []
     rhs: list[Q] = []
     since_unique, width = 0, 0
-    for p in _points_of_boundary(known, j, rng):
+    for p in _points_of_boundary(known, j, rng, near):
         if any(known.values(p)[-2][o] >= 0 for o in others):
             continue
         eqs = _bend_equations(ev, known, out_w, j, zs, p)
@@ -72,14 +74,13 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
     return {}
 
 
-def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random):
+def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random, near: Sequence[Q] | None):
     """Points where layer-(L-1) neuron j's preactivation is 0, on random lines through boxes of half-width
-    1..2^7 (the knots of layers 1..L-1 on each line that are j's)."""
+    1..2^7, every other one around `near` (the knots of layers 1..L-1 on each line that are j's)."""
     below = PartialNetwork(known.n_in, known.layers[:-1])
     n = known.n_in
     for i in range(BOUNDARY_LINES):
-        scale = 2 ** (i % 8)
-        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+        p, scale = _random_point(n, i, rng, near)
         d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
         for t in below.knots_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[1:-1]:
             x = [pi + t * di for pi, di in zip(p, d)]
@@ -115,9 +116,11 @@ def _bend_equations(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequen
 
 
 def weights_from_line_kinks(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
-                            unmeasured: Sequence[tuple[int, int]], rng: random.Random) -> dict[tuple[int, int], Q]:
+                            unmeasured: Sequence[tuple[int, int]], rng: random.Random,
+                            near: dict[int, Sequence[Q]] | None = None) -> dict[tuple[int, int], Q]:
     """W_zj for the (z, j) in `unmeasured` found at kinks of B_z where j is on, on KINK_LINES random lines
-    (through boxes of half-width 1..2^7, each through a point where some such j is on): at a kink x on no
+    (through boxes of half-width 1..2^7, every other one around near[j] for one such j, each line through a
+    point where some such j is on): at a kink x on no
     known boundary of layers < L with exactly one of z's unmeasured j on, W_zj = -z(x) / h_j(x) (z as known,
     that weight 0), kept if the output's slope jump at x is exactly U_.z |grad z(x) . d| with it."""
     below = PartialNetwork(known.n_in, known.layers[:-1])
@@ -125,11 +128,13 @@ def weights_from_line_kinks(ev: Evaluator, known: PartialNetwork, out_w: Sequenc
     rows = {z: list(last.rows[z]) for z, _ in unmeasured}
     todo = set(unmeasured)
     for i in range(KINK_LINES):
-        p = _point_where_on(below, {j for _, j in todo}, 2 ** (i % 8), rng)
-        if p is None:
+        js = sorted({j for _, j in todo})
+        found = _point_where_on(below, js, i, rng, (near or {}).get(rng.choice(js)))
+        if found is None:
             continue
+        p, scale = found
         d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(known.n_in)]
-        num, half = ev.arith.num, 8 * 2 ** (i % 8)
+        num, half = ev.arith.num, 8 * scale
         scan = points_on_line(ev, Line(tuple(map(num, p)), tuple(map(num, d))), num(-half), num(half), rng=rng)
         for kink in scan.kinks:
             x = [to_fmpq(v) for v in kink.x]
@@ -154,10 +159,22 @@ def weights_from_line_kinks(ev: Evaluator, known: PartialNetwork, out_w: Sequenc
     return {(z, j): rows[z][j] for z, j in unmeasured if (z, j) not in todo}
 
 
-def _point_where_on(below: PartialNetwork, js: set[int], scale: int, rng: random.Random, tries: int = 64):
-    """A random point of the box of half-width `scale` where some neuron in js (last layer of `below`) is on."""
+def _point_where_on(below: PartialNetwork, js: Sequence[int], i: int, rng: random.Random,
+                    near: Sequence[Q] | None, tries: int = 64) -> tuple[list[Q], Q] | None:
+    """(p, scale): a point of the i-th search box (see _random_point) where some neuron in js (last layer of
+    `below`) is on."""
     for _ in range(tries):
-        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(below.n_in)]
+        p, scale = _random_point(below.n_in, i, rng, near)
         if any(below.values(p)[-1][j] > 0 for j in js):
-            return p
+            return p, scale
     return None
+
+
+def _random_point(n: int, i: int, rng: random.Random, near: Sequence[Q] | None) -> tuple[list[Q], Q]:
+    """(p, scale) for the i-th search: p uniform in the box of half-width scale = 2^(i mod 8) at 0, or, for
+    odd i with a known point `near`, of half-width (1 + max |near|) / 2^((i // 2) mod 8) around it."""
+    if near is not None and i % 2:
+        scale = (1 + max_abs(near)) / 2 ** ((i // 2) % 8)
+        return [c + fmpq(rng.randint(-1024, 1024), 1024) * scale for c in near], scale
+    scale = fmpq(2 ** (i % 8))
+    return [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)], scale
