@@ -257,6 +257,17 @@ def room_at(known: PartialNetwork, x: Sequence[Q], skip: int | None = None, laye
                default=fmpq(1))
 
 
+def search_point(n: int, i: int, rng: random.Random, near: Sequence[Q] | None = None) -> tuple[list[Q], Q]:
+    """(p, scale) for the i-th of a series of random searches: p uniform in the box of half-width
+    scale = 2^(i mod 8) at 0, or, for odd i with a known point `near`, of half-width
+    (1 + max |near|) / 2^((i // 2) mod 8) around it."""
+    if near is not None and i % 2:
+        scale = (1 + max_abs(near)) / 2 ** ((i // 2) % 8)
+        return [c + fmpq(rng.randint(-1024, 1024), 1024) * scale for c in near], scale
+    scale = fmpq(2 ** (i % 8))
+    return [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)], scale
+
+
 def _short(x: Sequence[Q], known: PartialNetwork) -> list[Q]:
     """A point with dyadic coordinates in x's region of the known layers, next to x (x itself if x is on a
     known boundary): iterations from point to point would otherwise grow their numbers without bound."""
@@ -444,10 +455,9 @@ class BoundaryWalker:
         for i in range(CONFIRM_LINES):
             if on >= points and shown.issuperset(unmeasured):
                 break
-            scale = 2 ** (i % 8)
-            p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+            p, scale = search_point(n, i, self.rng)
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
-            for x in neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]:
+            for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale)[:1]:
                 _, grad = neuron.value_grad(x)
                 room = room_at(neuron.known, x)
                 if room == 0 or not any(grad):

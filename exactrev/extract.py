@@ -303,7 +303,7 @@ class Extraction:
         evidence: dict[tuple, list] = {}           # plane (sign fixed) -> [tests, "on" probes, (normal, bias, x)]
         for bp, ons in self.search.one_sided:
             normal, bias = _q(bp.normal), to_fmpq(bp.bias)
-            if any(normal == r or normal == [-v for v in r] for r in rows1):
+            if _has_normal(rows1, normal):
                 continue
             key = tuple(normal) + (bias,)
             key = max(key, tuple(-v for v in key))
@@ -372,8 +372,7 @@ class Extraction:
         at scales up to 2^40, and the vertices of the recovered first-layer arrangement (where a neuron
         active only on a small set peaks); a line through the first point that disagrees (None if all agree)."""
         n = self.oracle.input_dim
-        pts = [[fmpq(self.rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)]
-               for i in range(VERIFY_POINTS)]
+        pts = _points_in_boxes(n, VERIFY_POINTS, self.rng)
         pts += [_q(x) for x in random_points(n, VERIFY_POINTS, None, self.rng)
                 + first_layer_vertices([net], VERIFY_VERTICES, self.rng)]
         for x, y, mine in zip(pts, self.dev.points(pts), net.evaluate_batch(pts)):
@@ -514,9 +513,7 @@ class Extraction:
     def mostly_on(self, known: PartialNetwork, j: int) -> bool:
         """Neuron j of the last known layer is on at more than half of ORIENT_POINTS random points (boxes of
         half-width 1..32; no queries)."""
-        n = self.oracle.input_dim
-        pts = [[fmpq(self.rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)]
-               for i in range(ORIENT_POINTS)]
+        pts = _points_in_boxes(self.oracle.input_dim, ORIENT_POINTS, self.rng)
         return 2 * sum(known.values(x)[-1][j] > 0 for x in pts) > len(pts)
 
     def settle_distinct(self, walker: BoundaryWalker, rows: list, bias: list, notes: list) -> list[bool | None]:
@@ -578,7 +575,7 @@ class Extraction:
         for x, normal, bias in candidates:
             key = tuple(normal) + (bias,)
             rows = list(known) + [f[0] for f in found]
-            if key in self.not_hyperplanes or any(normal == r or normal == [-v for v in r] for r in rows):
+            if key in self.not_hyperplanes or _has_normal(rows, normal):
                 continue
             if self.search.is_hyperplane(x, normal, bias):
                 found.append((normal, bias, x))
@@ -740,15 +737,12 @@ class Extraction:
     def measure_by_output(self) -> None:
         """The last layer's weights that no walk measured, from the output's bends (exactrev.output_bends);
         each one found leaves `unidentified`."""
-        known = PartialNetwork(self.oracle.input_dim, self.layers)
         near = {j: x for j, (x, _) in enumerate(self.anchors[-2])}      # known points of the B_j
-        found = weights_from_output_bends(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng, near)
-        for (z, j), w in found.items():
-            self.measured(z, j, w)
-        if self.unmeasured:
-            known = PartialNetwork(self.oracle.input_dim, self.layers)
-            found = weights_from_line_kinks(self.ev, known, self.output[0], sorted(self.unmeasured), self.rng, near)
-            for (z, j), w in found.items():
+        for method, ev in ((weights_from_output_bends, self.dev), (weights_from_line_kinks, self.ev)):
+            if not self.unmeasured:
+                break
+            known = PartialNetwork(self.oracle.input_dim, self.layers)     # with the weights measured so far
+            for (z, j), w in method(ev, known, self.output[0], sorted(self.unmeasured), self.rng, near).items():
                 self.measured(z, j, w)
 
     def measured(self, z: int, j: int, w: fmpq) -> None:
@@ -878,6 +872,16 @@ def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
     """bp lies on B_z of a layer-2 walk that found every weight (see deeper_layers.SecondLayerNeuron)."""
     neuron = known.neuron_of(walk)
     return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
+
+
+def _points_in_boxes(n: int, count: int, rng: random.Random) -> list[list[fmpq]]:
+    """`count` random points, the i-th uniform in the box of half-width 2^(i mod 6) (1..32) at 0."""
+    return [[fmpq(rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)] for i in range(count)]
+
+
+def _has_normal(rows: Sequence[Sequence[fmpq]], normal: Sequence[fmpq]) -> bool:
+    """`normal` is one of `rows` up to sign (planes normalised the same way)."""
+    return any(normal == r or normal == [-v for v in r] for r in rows)
 
 
 def _same_neuron(a: tuple, b: tuple) -> bool:

@@ -22,7 +22,7 @@ from typing import Sequence
 from flint import fmpq
 
 from .arith import dot, max_abs
-from .deeper_layers import LayerNeuron, PartialNetwork, room_at
+from .deeper_layers import LayerNeuron, PartialNetwork, room_at, search_point
 from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 from .signs import solve_linear_exact
@@ -80,7 +80,7 @@ def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random, near:
     below = PartialNetwork(known.n_in, known.layers[:-1])
     n = known.n_in
     for i in range(BOUNDARY_LINES):
-        p, scale = _random_point(n, i, rng, near)
+        p, scale = search_point(n, i, rng, near)
         d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
         for t in below.knots_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[1:-1]:
             x = [pi + t * di for pi, di in zip(p, d)]
@@ -161,20 +161,10 @@ def weights_from_line_kinks(ev: Evaluator, known: PartialNetwork, out_w: Sequenc
 
 def _point_where_on(below: PartialNetwork, js: Sequence[int], i: int, rng: random.Random,
                     near: Sequence[Q] | None, tries: int = 64) -> tuple[list[Q], Q] | None:
-    """(p, scale): a point of the i-th search box (see _random_point) where some neuron in js (last layer of
-    `below`) is on."""
+    """(p, scale): a point of the i-th search box (see deeper_layers.search_point) where some neuron in js
+    (last layer of `below`) is on."""
     for _ in range(tries):
-        p, scale = _random_point(below.n_in, i, rng, near)
+        p, scale = search_point(below.n_in, i, rng, near)
         if any(below.values(p)[-1][j] > 0 for j in js):
             return p, scale
     return None
-
-
-def _random_point(n: int, i: int, rng: random.Random, near: Sequence[Q] | None) -> tuple[list[Q], Q]:
-    """(p, scale) for the i-th search: p uniform in the box of half-width scale = 2^(i mod 8) at 0, or, for
-    odd i with a known point `near`, of half-width (1 + max |near|) / 2^((i // 2) mod 8) around it."""
-    if near is not None and i % 2:
-        scale = (1 + max_abs(near)) / 2 ** ((i // 2) % 8)
-        return [c + fmpq(rng.randint(-1024, 1024), 1024) * scale for c in near], scale
-    scale = fmpq(2 ** (i % 8))
-    return [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)], scale
