@@ -2,9 +2,10 @@
 
 Exact oracle (float and mpmath oracles side by side: bench_issue7.py --stages whole).
 Compares the recovered canonical form with the target's (the target is used only for that).
-Writes results/extract.json and .md.
+Writes results/extract.json and .md (or results/NAME.json and .md with --out NAME).
 
     python3 benchmarks/bench_extract.py [--nets 10-20-20-1,8-16-16-3] [--seeds 1]
+    python3 benchmarks/bench_extract.py --deep     # three hidden layers, 6 seeds each, 300 s limit: extract_deep
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 from exactrev import Oracle, canonical_form, extract, random_network
 from exactrev.random_net import parse_widths
-from results_table import write_results
+from results_table import commit, write_results
 
 COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("status", lambda r: r["status"]),
            ("recovered", lambda r: r["recovered_widths"]), ("canonical =", lambda r: r["canonical_equal"]),
@@ -23,12 +24,13 @@ COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("
            ("q / fdim", lambda r: r["queries_per_fdim"]), ("per layer", lambda r: r["per_layer_queries"]),
            ("s", lambda r: r["seconds"])]
 DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
+DEEP = "4-6-6-6-1,3-6-6-6-2,5-8-8-8-1"       # --deep: how often networks with 3 hidden layers complete
 
 
-def run(widths: list[int], seed: int) -> dict:
+def run(widths: list[int], seed: int, time_limit: float | None = None) -> dict:
     net = random_network(widths, seed=seed)
     start = time.perf_counter()
-    result = extract(Oracle.from_network(net), seed=seed)
+    result = extract(Oracle.from_network(net), seed=seed, time_limit=time_limit)
     seconds = time.perf_counter() - start
     fdim = net.functional_dimension_bound
     return {"widths": "-".join(map(str, widths)), "seed": seed, "status": result.status,
@@ -44,17 +46,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nets", default=DEFAULT)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
+    ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
+    ap.add_argument("--deep", action="store_true", help=f"--nets {DEEP} --seeds 6 --time-limit 300 --out extract_deep")
     args = ap.parse_args()
+    if args.deep:
+        args.nets, args.seeds, args.time_limit, args.out = DEEP, 6, 300.0, "extract_deep"
     rows: list[dict] = []
     for text in args.nets.split(","):
         for seed in range(args.seeds):
-            rows.append(run(parse_widths(text), seed))
+            rows.append(run(parse_widths(text), seed, args.time_limit))
             print(rows[-1], flush=True)
-            write(rows)                    # after every network, so a long run keeps what it measured
+            write(rows, args.out)          # after every network, so a long run keeps what it measured
 
 
-def write(rows: list[dict]) -> None:
-    write_results("extract", "# Whole-network extraction (exact oracle)", COLUMNS, rows)
+def write(rows: list[dict], name: str) -> None:
+    title = f"# Whole-network extraction (exact oracle, commit {commit()})"
+    write_results(name, title, COLUMNS, rows)
 
 if __name__ == "__main__":
     main()

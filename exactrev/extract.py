@@ -43,6 +43,22 @@ ONE_SIDED_TESTS, ONE_SIDED_ON = 2, 4   # evidence for trying a plane TestHyperpl
 VERIFY_LINES = 8
 VERIFY_POINTS = 256
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
+EXTRA_CHECK_POINTS = 6
+ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
+OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
+MAX_REPORTED_POINTS = 2000
+
+
+@dataclass
+class FirstPlane:
+    """A first-layer neuron of extraction's rounds: its plane, a located point of it with the local normal,
+    and its standing: "found" (by Algorithm 1, a walk or a verification line), "trial" (a plane seen on one
+    side only, being tried: see Extraction.one_sided_planes) or "kept" (such a plane the rounds kept)."""
+
+    row: list[fmpq]
+    bias: fmpq
+    anchor: tuple[list[fmpq], list[fmpq]]
+    state: str = "found"
 
 
 @dataclass
@@ -50,10 +66,6 @@ class Restart:
     """Walks proved flat boundaries: first-layer hyperplanes to add before extracting deeper layers again."""
 
     hyperplanes: list
-EXTRA_CHECK_POINTS = 6
-ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
-OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
-MAX_REPORTED_POINTS = 2000
 
 
 @dataclass
@@ -202,28 +214,18 @@ class Extraction:
                                          [b for _, b in self.first.hyperplanes]),
                                 [(bp.x, bp.normal) for bp in self.first.hyperplane_points])
             return
-        rows1 = [_q(w) for w, _ in self.first.hyperplanes]
-        bias1 = _q(b for _, b in self.first.hyperplanes)
-        anchors1 = [(_q(bp.x), _q(bp.normal)) for bp in self.first.hyperplane_points]
+        planes = [FirstPlane(_q(w), to_fmpq(b), (_q(bp.x), _q(bp.normal)))
+                  for (w, b), bp in zip(self.first.hyperplanes, self.first.hyperplane_points)]
         first_queries = self.first.queries
         points = list(self.first.deeper_points)
         loop_start = self.ev.queries   # queries of discarded rounds are charged to the output layer's line
         most, stalled = 0, 0           # most hidden neurons found in a round; rounds since that grew
-        trial: list = []               # normals of the one-sided planes on trial (see one_sided_planes) ...
-        kept: list = []                # ... and of those kept
         tried = verified = False
-
-        def add(planes: Sequence[tuple[list[fmpq], fmpq, list[fmpq]]]) -> None:
-            for normal, bias, x in planes:
-                rows1.append(normal)
-                bias1.append(bias)
-                anchors1.append((x, normal))
-
         for rnd in range(MAX_ROUNDS):
             round_start = self.ev.queries
-            self.layers = [KnownLayer([list(r) for r in rows1], list(bias1), fixed=False)]
-            self.anchors = [list(anchors1)]
-            self.stats = [LayerStats(len(rows1), first_queries)]
+            self.layers = [KnownLayer([list(p.row) for p in planes], [p.bias for p in planes], fixed=False)]
+            self.anchors = [[p.anchor for p in planes]]
+            self.stats = [LayerStats(len(planes), first_queries)]
             self.output = None
             self.unmeasured, self.stray, self.unoriented = {}, None, set()
             noted = len(self.unidentified)
@@ -232,45 +234,37 @@ class Extraction:
             if found:
                 # flat boundaries that cross known ones without bending: first-layer neurons TestHyperplane missed
                 del self.unidentified[noted:]
-                add(found)
+                planes += [FirstPlane(normal, bias, (x, normal)) for normal, bias, x in found]
                 continue
             before = self.ev.queries
             self.report("verifying")
             new = self.verification_points(search) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
-            if not new and not (trial and len(self.unidentified) > noted):
+            on_trial = sum(p.state == "trial" for p in planes)
+            if not new and not (on_trial and len(self.unidentified) > noted):
                 verified = True
                 break
-            planes = self.missed_hyperplanes(new, rows1) if new else []
-            if planes:      # first-layer neurons the lines of Algorithm 1 missed (hidden where downstream is off)
+            missed = self.missed_hyperplanes(new, [p.row for p in planes]) if new else []
+            if missed:      # first-layer neurons the lines of Algorithm 1 missed (hidden where downstream is off)
                 del self.unidentified[noted:]
-                add(planes)
+                planes += [FirstPlane(normal, bias, (x, normal)) for normal, bias, x in missed]
                 points += new
                 stalled = 0
                 continue
-            size = sum(len(layer.rows) for layer in self.layers) - len(trial)
-            # planes on trial are dropped if the rounds found no more with them, or if no layer-2 walk bent on them
-            used = {j for row in self.layers[1].rows for j, w in enumerate(row) if w != 0 and (1, j) not in
-                    self.unoriented} if size > most and len(self.layers) > 1 else set()
-            drop = [i for i, r in enumerate(rows1) if any(r is t for t in trial) and i not in used]
-            dropped = bool(drop)
-            rows1[:], bias1[:], anchors1[:] = ([x for i, x in enumerate(xs) if i not in drop]
-                                               for xs in (rows1, bias1, anchors1))
-            kept += [t for t in trial if any(t is r for r in rows1)]
-            trial = []
+            size = sum(len(layer.rows) for layer in self.layers) - on_trial
+            dropped = self.judge_trial(planes, size > most)
             if not new and not dropped:          # a verified round, with the planes on trial it kept
                 verified = True
                 break
             stalled = 0 if size > most else stalled + 1
             most = max(most, size)
-            candidates = [] if tried or stalled < STALL_ROUNDS else self.one_sided_planes(rows1)
+            candidates = [] if tried or stalled < STALL_ROUNDS else self.one_sided_planes([p.row for p in planes])
             if (rnd == MAX_ROUNDS - 1 or stalled >= STALL_ROUNDS) and not candidates and not dropped:
                 break                    # the last round's network is the result: keep what it says is missing
             del self.unidentified[noted:]
             points += new
-            trial = [normal for normal, _, _ in candidates]     # stuck: try the planes seen on one side only
-            tried |= bool(candidates)
-            add(candidates)
+            tried |= bool(candidates)    # stuck: try the planes seen on one side only
+            planes += [FirstPlane(normal, bias, (x, normal), "trial") for normal, bias, x in candidates]
         if not verified:
             self.unidentified.append({"layer": None, "neuron": None, "reason": "verification lines still found "
                                       f"unexplained boundaries after {rnd + 1} rounds"})
@@ -278,7 +272,20 @@ class Extraction:
             self.unidentified += [{"layer": 1, "neuron": i, "reason": "plane tried from kinks seen far away on one "
                                    "side only (TestHyperplane did not accept it) and kept: the rounds found more "
                                    "with it and layer-2 walks bend on it"}
-                                  for i, r in enumerate(rows1) if any(r is t for t in kept + trial)]
+                                  for i, p in enumerate(planes) if p.state != "found"]
+
+    def judge_trial(self, planes: list[FirstPlane], grew: bool) -> bool:
+        """Drop the planes on trial (see one_sided_planes) unless the round found more hidden neurons with them
+        (`grew`) and a layer-2 walk bent on them; the others are kept.  Whether any was dropped."""
+        used = {j for row in self.layers[1].rows for j, w in enumerate(row) if w != 0 and (1, j) not in
+                self.unoriented} if grew and len(self.layers) > 1 else set()
+        keep = [p for i, p in enumerate(planes) if p.state != "trial" or i in used]
+        dropped = len(keep) < len(planes)
+        planes[:] = keep
+        for p in planes:
+            if p.state == "trial":
+                p.state = "kept"
+        return dropped
 
     def settle_stray(self) -> list[BoundaryPoint]:
         """The points a failed layer was built from (see hidden_layers) that lie on no boundary of the network
