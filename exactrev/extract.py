@@ -768,7 +768,7 @@ class Extraction:
         width = len(self.layers[-1].rows)
         prev_width = len(self.layers[-2].rows)
         while len(pts) < width + prev_width + 1 + EXTRA_CHECK_POINTS:
-            extra = [fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)]
+            extra = _grid_point(self.oracle.input_dim, self.rng)
             pts.append(extra)
             ys.append(self.dev.points([extra])[0])
         feats = []
@@ -812,7 +812,7 @@ class Extraction:
         for tries in range(OUTPUT_POINT_TRIES):
             if len(pts) >= 2 * width + 1 + EXTRA_CHECK_POINTS:
                 break
-            x = [fmpq(self.rng.randint(-512, 512), 256) for _ in range(self.oracle.input_dim)]
+            x = _grid_point(self.oracle.input_dim, self.rng)
             if self.unmeasured_off(known, x) or tries >= OUTPUT_POINT_TRIES // 2:
                 pts.append(x)
         return pts
@@ -879,6 +879,11 @@ def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
     """bp lies on B_z of a layer-2 walk that found every weight (see deeper_layers.SecondLayerNeuron)."""
     neuron = known.neuron_of(walk)
     return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
+
+
+def _grid_point(n: int, rng: random.Random) -> list[fmpq]:
+    """A random point of the grid of step 1/256 in [-2, 2]^n (extra points for the output layer's fit)."""
+    return [fmpq(rng.randint(-512, 512), 256) for _ in range(n)]
 
 
 def _points_in_boxes(n: int, count: int, rng: random.Random) -> list[list[fmpq]]:

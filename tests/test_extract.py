@@ -252,14 +252,8 @@ def test_a_flat_walk_is_a_first_layer_neuron_only_if_test_hyperplane_says_so():
     missed first-layer neuron it put a wrong row into layer 1.  Whatever the status, layer-1 rows are true."""
     net = random_network([2, 5, 5, 1], seed=1)
     result = extract(Oracle.from_network(net), seed=1)
-
-    def plane(w, b):
-        scale = max(max(abs(v) for v in w), abs(b))
-        return tuple(v / scale for v in (*w, b))
-
-    truth = {plane(w, b) for w, b in zip(net.weights[0], net.biases[0])}
-    truth |= {tuple(-v for v in p) for p in truth}
-    assert result.network.weights[0] and all(plane(w, b) in truth
+    truth = {_plane(w, b) for w, b in zip(net.weights[0], net.biases[0])}
+    assert result.network.weights[0] and all(_plane(w, b) in truth
                                              for w, b in zip(result.network.weights[0], result.network.biases[0]))
 
 
@@ -270,14 +264,15 @@ def test_planes_seen_on_one_side_only_complete_the_first_layer():
     layer 2), and the first layer is then exactly the target's."""
     net = random_network([4, 6, 6, 6, 1], seed=5)
     result = extract(Oracle.from_network(net), seed=5)
+    truth = {_plane(w, b) for w, b in zip(net.weights[0], net.biases[0])}
+    assert {_plane(w, b) for w, b in zip(result.network.weights[0], result.network.biases[0])} == truth
 
-    def plane(w, b):
-        scale = max(max(abs(v) for v in w), abs(b))
-        p = tuple(Fraction(v) / scale for v in (*w, b))
-        return max(p, tuple(-v for v in p))
 
-    truth = {plane(w, b) for w, b in zip(net.weights[0], net.biases[0])}
-    assert {plane(w, b) for w, b in zip(result.network.weights[0], result.network.biases[0])} == truth
+def _plane(w, b) -> tuple:
+    """A first-layer neuron's plane (w, b), scaled to max |entry| 1, in the orientation that compares larger."""
+    scale = max(max(abs(v) for v in w), abs(b))
+    p = tuple(Fraction(v) / scale for v in (*w, b))
+    return max(p, tuple(-v for v in p))
 
 
 def test_verification_points_on_a_missed_first_layer_plane_become_first_layer_neurons():
