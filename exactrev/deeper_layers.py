@@ -404,7 +404,8 @@ class BoundaryWalker:
                 reason = f"no new boundary reached in {stale} crossings"
                 break
             anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
-            outcome = self.step(anchor, missing, randomise=failures > 0)
+            back = regions[-1] in regions[:-1]       # back in a region seen: the nearest way on may lead back again
+            outcome = self.step(anchor, missing, randomise=failures > 0 or back)
             if outcome is None:
                 failures += 1
                 continue

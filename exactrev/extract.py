@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import mpmath
@@ -32,7 +32,7 @@ from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
 from .probe_points import first_layer_vertices, random_points
-from .signs import solve_linear_exact, solve_signs, undetermined_columns
+from .signs import others_given_signs, solve_linear_exact, solve_signs, undetermined_columns
 
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
 
@@ -606,7 +606,9 @@ class Extraction:
         the (constant) side of B_j along the walk: linear, so it is solved with the rest.  If the walks
         together admit no sign vector, the largest consistent subset grown greedily from one of the first
         walks is used instead (a walk of a deeper neuron that never met an unknown boundary looks like a
-        layer-k walk until its equations contradict the others).
+        layer-k walk until its equations contradict the others).  With the signs known, u_zj = 0 wherever j is
+        off all along the walk (t_j != s_j); that may pin down the u's the signs' system left free.
+        Gradient equations come from anchors in distinct regions (a walk may cross one boundary back and forth).
         Returns (walks used, signs, biases per walk, u per (walk, j), s per (walk, j)) or None.
         """
         sol, system = self.sign_solution(known, walks)
@@ -625,8 +627,15 @@ class Extraction:
             self.unidentified.append({"layer": k - 1, "neuron": None,
                                       "reason": "signs: no sign vector fits the layer's walks"})
             return None
-        _, _, _, col, sides = system
+        rows, rhs, n, col, sides = system
         width = len(self.layers[-1].rows)
+        off = [c for (wi, j), c in col.items() if sol.signs[j] is not None and sol.signs[j] != sides[(wi, j)]]
+        if sol.loose and off:       # u_zj = 0 where j is off all along the walk: may pin down the other u's
+            t = [1 if v is None else v for v in sol.signs]
+            sharper = others_given_signs(rows + [[fmpq(int(i == c)) for i in range(n)] for c in off],
+                                         rhs + [fmpq(0)] * len(off), t, width, n - width)
+            if sharper is not None:
+                sol = replace(sol, others=sharper[0], loose=frozenset(sharper[1]))
         others = [None if i in sol.loose else v for i, v in enumerate(sol.others)]
         return (list(walks), sol.signs, others[:len(walks)], {key: others[c - width] for key, c in col.items()},
                 sides)
@@ -648,13 +657,17 @@ class Extraction:
         rhs: list[fmpq] = []
         sides: dict[tuple[int, int], int] = {}
         for wi, w in enumerate(walks):
-            for ai, a in enumerate(w.anchors[:2 * width + 4]):
+            unknown = sum(v is None for v in w.weights)
+            regions = 3 + -(-unknown // self.oracle.input_dim)   # anchors whose gradients enter: distinct ones
+            seen: list[list[fmpq]] = []
+            for a in w.anchors[:2 * width + 4]:
                 vals, grads = known.local(a.x)[-1]
                 for j in range(width):
                     if w.weights[j] is None:
                         sides.setdefault((wi, j), _sign(vals[j]))
                 known_j = [j for j in range(width) if w.weights[j] is not None]
-                if ai < 3:
+                if len(seen) < regions and a.grad not in seen:
+                    seen.append(a.grad)
                     for d in range(self.oracle.input_dim):
                         row = [fmpq(0)] * n
                         for j in known_j:

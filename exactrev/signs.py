@@ -93,7 +93,7 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
     unseen = [j for j in range(n_signs) if all(r[j] == 0 for r in rows)]
     for method, propose in (("lattice", _lattice_proposals), ("lp", _lp_proposals)):
         for t in propose(rows, rhs, n_signs, n_other, unseen):
-            verified = _verify(rows, rhs, t, n_signs, n_other)
+            verified = others_given_signs(rows, rhs, t, n_signs, n_other)
             if verified is not None:
                 sol, loose = verified
                 signs: list[int | None] = [None if j in unseen else t[j] for j in range(n_signs)]
@@ -102,7 +102,8 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
     return SignSolution([None] * n_signs, [None] * n_other, "lattice+lp", "no sign vector satisfies the equations")
 
 
-def _verify(rows, rhs, t: Sequence[int], n_signs: int, n_other: int) -> tuple[list[fmpq], set[int]] | None:
+def others_given_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], t: Sequence[int], n_signs: int, n_other: int
+                       ) -> tuple[list[fmpq], set[int]] | None:
     """The other unknowns given the signs t (and those left free), if the whole system then holds exactly."""
     sub_rows = [list(r[n_signs:]) for r in rows]
     sub_rhs = [to_fmpq(c) - sum((to_fmpq(r[i]) * t[i] for i in range(n_signs)), fmpq(0)) for r, c in zip(rows, rhs)]

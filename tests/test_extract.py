@@ -356,3 +356,36 @@ def test_a_sign_nothing_determines_is_oriented_off_at_most_points():
     known = PartialNetwork(2, [layer])
     assert [run.mostly_on(known, j) for j in range(3)] == [True, True, False]
     assert run.oracle.queries == 0
+
+
+def test_weights_of_neurons_on_all_along_a_walk_are_inferred_when_the_others_are_off():
+    """3-6-6-6-2 seed 0: layer-3 neuron 4 is active only far out, where its boundary meets no layer-2 boundary,
+    so its walk measures no weight.  With the signs solved from all the layer's walks, its weights from the
+    layer-2 neurons on along it are still fixed by its gradients, once those off along it are known to give 0:
+    they are the target's, on one positive scale."""
+    from exactrev.deeper_layers import BoundaryWalker, LayerNeuron
+    net = random_network([3, 6, 6, 6, 2], seed=0)
+    q = lambda vs: [to_fmpq(v) for v in vs]
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = [KnownLayer([q(r) for r in net.weights[0]], q(net.biases[0]), True),
+                  KnownLayer([q(r) for r in net.weights[1]], q(net.biases[1]), False)]
+    known = PartialNetwork(3, run.layers)
+    fixed = PartialNetwork(3, [KnownLayer(layer.rows, layer.bias, True) for layer in run.layers])
+    walker = BoundaryWalker(run.dev, known, random.Random(1))
+    rng = random.Random(1)
+    walks = {}
+    for z in (0, 1, 2, 3, 4):          # neuron 5 is never active
+        neuron = LayerNeuron(fixed, q(net.weights[2][z]), to_fmpq(net.biases[2][z]))
+        while z not in walks:
+            scale = 2 ** rng.randint(0, 10)
+            p = [to_fmpq(Fraction(rng.randint(-1024, 1024), 1024) * scale) for _ in range(3)]
+            d = [to_fmpq(Fraction(rng.randint(-1024, 1024), 1024)) for _ in range(3)]
+            for x in neuron.zeros_on_line(p, d, -scale, scale)[:1]:
+                walks[z] = walker.walk(x, neuron.value_grad(x)[1])
+    assert all(v is None for v in walks[4].weights)
+    used, signs, _, inferred, sides = run.solve_layer_signs(known, list(walks.values()), 3)
+    assert signs == [1] * 6
+    wi = next(i for i, w in enumerate(used) if w is walks[4])
+    on = [j for j in range(6) if sides[(wi, j)] == 1]
+    ratios = {inferred[(wi, j)] / to_fmpq(net.weights[2][4][j]) for j in on}
+    assert on and len(ratios) == 1 and ratios.pop() > 0
