@@ -14,8 +14,8 @@ from exactrev.arith import Arith, normalise
 from exactrev.deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
-from exactrev.numbers import to_fmpq
 from exactrev.signs import solve_signs
+from target_layers import target_layers
 
 
 def frac(v) -> Fraction:
@@ -24,8 +24,7 @@ def frac(v) -> Fraction:
 
 def test_partial_network_matches_the_target():
     net = random_network([3, 5, 4, 1], seed=1)
-    known = PartialNetwork(3, [KnownLayer([list(r) for r in net.weights[0]], list(net.biases[0]), True),
-                               KnownLayer([list(r) for r in net.weights[1]], list(net.biases[1]), False)])
+    known = PartialNetwork(3, target_layers(net, 2, last_fixed=False))
     rng = random.Random(1)
     for _ in range(5):
         x = [Fraction(rng.randint(-99, 99), 17) for _ in range(3)]
@@ -43,8 +42,7 @@ def test_remembered_points_and_patterns_agree_with_a_fresh_partial_network():
     """PartialNetwork remembers points and activation patterns: asked again (in any order, by value or by the
     same list), values, gradients, gradient scales and norms are those a fresh PartialNetwork computes."""
     net = random_network([4, 6, 5, 3, 1], seed=3)
-    layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
-              for w, b in zip(net.weights[:3], net.biases[:3])]
+    layers = target_layers(net, 3)
     known = PartialNetwork(4, layers)
     rng = random.Random(3)
     xs = [[fmpq(rng.randint(-99, 99), 17) for _ in range(4)] for _ in range(40)]
@@ -122,8 +120,7 @@ def _layer_formulas(net, k: int, z: int, x0):
     formula in the region of layer k around x0 (what a deeper walk staying in that region reports)."""
     from exactrev.deeper_layers import LayerNeuron
     q = lambda vs: [fmpq(v.numerator, v.denominator) for v in vs]
-    known = PartialNetwork(net.input_dim, [KnownLayer([q(r) for r in net.weights[i]], q(net.biases[i]), True)
-                                           for i in range(k - 1)])
+    known = PartialNetwork(net.input_dim, target_layers(net, k - 1))
     wk, bk = [q(r) for r in net.weights[k - 1]], q(net.biases[k - 1])
     true = LayerNeuron(known, wk[z], bk[z])
     on = [m for m, v in enumerate(net.preactivations_batch([x0])[0][k - 1]) if v > 0]
@@ -156,8 +153,7 @@ def test_knots_on_line_are_where_the_target_bends():
     """Between consecutive knots every preactivation of the known layers is affine along the line (the
     midpoint's value is the mean of the ends'), and at each inner knot some preactivation is 0."""
     net = random_network([3, 5, 4, 1], seed=8)
-    q = lambda vs: [fmpq(v.numerator, v.denominator) for v in vs]
-    known = PartialNetwork(3, [KnownLayer([q(r) for r in net.weights[i]], q(net.biases[i]), True) for i in range(2)])
+    known = PartialNetwork(3, target_layers(net, 2))
     p, d = [fmpq(1, 3), fmpq(-2), fmpq(1, 2)], [fmpq(1), fmpq(1, 5), fmpq(-3, 7)]
     knots = known.knots_on_line(p, d, fmpq(-20), fmpq(20))
     at = lambda t: [v for vals, _ in known.local_mats([pi + t * di for pi, di in zip(p, d)]) for v in vals]

@@ -16,6 +16,7 @@ from exactrev.extract import Extraction, _same_neuron
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
+from target_layers import target_layers
 
 
 def agree(a: Network, b: Network, n_in: int, seed: int, count: int = 400) -> bool:
@@ -329,8 +330,7 @@ def test_points_of_a_failed_layer_must_lie_on_the_recovered_boundaries_for_its_n
     notes go); off them, they are unexplained kinks for another round (the notes stay)."""
     net = random_network([3, 4, 3, 1], seed=4)
     run = Extraction(Oracle.from_network(net), 0)
-    run.layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
-                  for w, b in zip(net.weights[:-1], net.biases[:-1])]
+    run.layers = target_layers(net)
     run.output = ([list(map(to_fmpq, r)) for r in net.weights[-1]], list(map(to_fmpq, net.biases[-1])))
     w, b = [Fraction(v) for v in net.weights[0][1]], Fraction(net.biases[0][1])
     on = [-b * v / sum(u * u for u in w) for v in w]                      # on the plane of layer-1 neuron 1
@@ -367,10 +367,9 @@ def test_weights_of_neurons_on_all_along_a_walk_are_inferred_when_the_others_are
     net = random_network([3, 6, 6, 6, 2], seed=0)
     q = lambda vs: [to_fmpq(v) for v in vs]
     run = Extraction(Oracle.from_network(net), 0)
-    run.layers = [KnownLayer([q(r) for r in net.weights[0]], q(net.biases[0]), True),
-                  KnownLayer([q(r) for r in net.weights[1]], q(net.biases[1]), False)]
+    run.layers = target_layers(net, 2, last_fixed=False)
     known = PartialNetwork(3, run.layers)
-    fixed = PartialNetwork(3, [KnownLayer(layer.rows, layer.bias, True) for layer in run.layers])
+    fixed = PartialNetwork(3, target_layers(net, 2))
     walker = BoundaryWalker(run.dev, known, random.Random(1))
     rng = random.Random(1)
     walks = {}

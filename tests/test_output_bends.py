@@ -9,16 +9,16 @@ from hypothesis import given, settings, strategies as st
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith
-from exactrev.deeper_layers import KnownLayer, PartialNetwork
+from exactrev.deeper_layers import PartialNetwork
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq
+from target_layers import target_layers
 from exactrev.output_bends import weights_from_line_kinks, weights_from_output_bends
 
 
 def _known_without(net, missing):
     """The target's hidden layers exactly, with the last layer's weights `missing` set to 0."""
-    layers = [KnownLayer([list(map(to_fmpq, r)) for r in w], list(map(to_fmpq, b)), True)
-              for w, b in zip(net.weights[:-1], net.biases[:-1])]
+    layers = target_layers(net)
     for z, j in missing:
         layers[-1].rows[z][j] = fmpq(0)
     out_w = [list(map(to_fmpq, r)) for r in net.weights[-1]]
