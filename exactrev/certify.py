@@ -27,7 +27,7 @@ from .canonical import canonical_form
 from .errors import ExactrevError, Interrupted
 from .lp import Counter, dot, maximize
 from .network import Network
-from .probe_points import first_layer_vertices, random_points
+from .probe_points import first_layer_vertices, random_points, region_representatives
 from .numbers import format_rational, to_fraction
 from .regions import Leaf, StopEnumeration, enumerate_regions, validate_box
 
@@ -146,6 +146,8 @@ def _falsify(pair: _Pair, tol: Fraction, samples: int, rng: random.Random,
     a, b = pair.nets
     n = a.input_dim
     pts = random_points(n, samples, pair.box, rng)
+    if pair.box is None:        # a difference only on whole small regions (a narrow cone far out)
+        pts += [x for net in pair.nets for x in region_representatives(net, samples, rng)]
     verts = first_layer_vertices(pair.nets, _VERTEX_BUDGET, rng, deadline)
     if pair.box:
         box = [pair.full_box[j] for j in pair.free]
@@ -249,7 +251,8 @@ def certify(a: Network, b: Network, *, box: Sequence | None = None, tolerance: A
     (needs a box) proves max_x max_j |a_j(x) - b_j(x)| <= tolerance instead of equality.
     `limit` caps the regions enumerated and `seconds` the time of the sampling and enumeration phases
     together; past either the verdict is "unknown" (the reason names the limit).
-    `samples` random points (plus first-layer vertices) are tried first; 0 skips that phase.
+    `samples` random points (plus first-layer vertices and, without a box, one point in each of up to `samples`
+    linear regions of each network) are tried first; 0 skips that phase.
     `progress(regions=, lps=, nodes=)` is called now and then during the region enumeration.
     """
     t0 = time.monotonic()

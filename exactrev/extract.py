@@ -31,7 +31,7 @@ from .output_bends import weights_from_line_kinks, weights_from_output_bends
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
-from .probe_points import first_layer_vertices, random_points
+from .probe_points import first_layer_vertices, region_representatives
 from .signs import others_given_signs, solve_linear_exact, solve_signs, undetermined_columns
 
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
@@ -41,7 +41,7 @@ MAX_ROUNDS = 16                # restarts after new first-layer neurons or unexp
 STALL_ROUNDS = 3               # ... ending once this many rounds in a row found no more hidden neurons
 ONE_SIDED_TESTS, ONE_SIDED_ON = 2, 4   # evidence for trying a plane TestHyperplane saw on one side only
 VERIFY_LINES = 8
-VERIFY_POINTS = 256
+VERIFY_REGIONS = 768        # linear regions of the recovered network checked with one point each
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
 ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
@@ -92,6 +92,7 @@ class ExtractResult:
     wall_seconds: float = 0.0
     hyperplanes: list[tuple[list, Any]] = field(default_factory=list)
     boundary_points: list[list[Any]] = field(default_factory=list)   # located points on boundaries (for plots)
+    verification: dict = field(default_factory=dict)   # what the last check compared (see Extraction.verification)
 
     def to_report(self) -> dict:
         """The JSON-ready report of `exactrev extract --report` (numbers as "p/q" strings)."""
@@ -103,6 +104,7 @@ class ExtractResult:
             "hyperplanes": [{"weights": [format_rational(v) for v in w], "bias": format_rational(b)}
                             for w, b in self.hyperplanes],
             "boundary_points": [[format_rational(v) for v in x] for x in self.boundary_points],
+            "verification": dict(self.verification),
             "network": self.network.to_dict(),
         }
 
@@ -163,6 +165,7 @@ class Extraction:
         self.walk_cache: dict[tuple, Walk] = {}
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
+        self.checked_points = 0        # points compared by the last point_check
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
         self.unmeasured: dict[tuple[int, int], dict] = {}   # the last layer's (z, j) with W_zj unmeasured: its note
@@ -375,13 +378,13 @@ class Extraction:
         return search.boundary_points(scan, todo) if todo else None
 
     def point_check(self, net: Network, search: FirstLayerSearch) -> Line | None:
-        """Compare with the oracle at VERIFY_POINTS random points in boxes of half-width 1..32, as many
-        at scales up to 2^40, and the vertices of the recovered first-layer arrangement (where a neuron
-        active only on a small set peaks); a line through the first point that disagrees (None if all agree)."""
-        n = self.oracle.input_dim
-        pts = _points_in_boxes(n, VERIFY_POINTS, self.rng)
-        pts += [_q(x) for x in random_points(n, VERIFY_POINTS, None, self.rng)
-                + first_layer_vertices([net], VERIFY_VERTICES, self.rng)]
+        """Compare with the oracle at one random point in each of up to VERIFY_REGIONS linear regions of the
+        recovered network (near and far: a neuron it lacks may be active only on whole small regions) and at
+        the vertices of its first-layer arrangement (where a neuron active only on a small set peaks); a line
+        through the first point that disagrees (None if all agree)."""
+        pts = [_q(x) for x in region_representatives(net, VERIFY_REGIONS, self.rng)
+               + first_layer_vertices([net], VERIFY_VERTICES, self.rng)]
+        self.checked_points = len(pts)
         for x, y, mine in zip(pts, self.dev.points(pts), net.evaluate_batch(pts)):
             if [to_fmpq(v) for v in mine] != y:
                 return Line(tuple(self.ar.num(v) for v in x), search.random_line().d)
@@ -846,7 +849,15 @@ class Extraction:
             network=net, queries=self.oracle.queries - self.start_queries, widths=net.widths,
             status="complete" if not self.unidentified else "partial", unidentified=list(self.unidentified),
             layers=self.stats, oracle=self.oracle.arithmetic, seed=self.seed,
-            hyperplanes=list(first.hyperplanes) if first else [], boundary_points=self.boundary_points())
+            hyperplanes=list(first.hyperplanes) if first else [], boundary_points=self.boundary_points(),
+            verification=self.verification())
+
+    def verification(self) -> dict:
+        """What the recovered network was last compared with the oracle on: the verification lines (every kink
+        on them explained, every piece equal), their kinks, and the points of the last point check (one per
+        linear region, near and far, and first-layer vertices; 0 if no check got that far)."""
+        return {"lines": len(self.verify_scans), "kinks": sum(len(scan.kinks) for _, scan in self.verify_scans),
+                "points": self.checked_points}
 
     def boundary_points(self) -> list[list[fmpq]]:
         """Every boundary point located exactly: layer-1 kinks, points left for deeper layers and the anchors of

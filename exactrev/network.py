@@ -137,6 +137,15 @@ class Network:
                 np.maximum(h, 0.0, out=h)
         return h.T
 
+    def patterns_float(self, xs: np.ndarray, depth: int) -> np.ndarray:
+        """float64 activation patterns (one row of booleans per input) of the first `depth` hidden layers,
+        for proposing probe points only: a point near a boundary may be classified on the wrong side."""
+        h, out = np.asarray(xs, dtype=np.float64).T, []
+        for w, b in self._floats()[:depth]:
+            h = np.maximum(w @ h + b[:, None], 0.0)
+            out.append(h > 0)
+        return np.concatenate(out).T
+
     def _ints(self) -> list[tuple[fmpz_mat, fmpz_mat, int]]:
         """Per layer: (integer weights, integer bias column, common denominator c) with W = Wn/c, b = bn/c."""
         if self._int_layers is None:

@@ -1,6 +1,8 @@
 """Exact probe points where two piecewise-linear functions are most likely to show a difference:
-random points at many scales (up to 2^40, for differences far from the origin) and the vertices of a
-first-layer hyperplane arrangement (where a deeper neuron active only on a small bounded set peaks).
+random points at many scales (up to 2^40, for differences far from the origin), one point in each of
+many linear regions (where a neuron one network lacks is active on a whole small region, such as a narrow
+cone far out) and the vertices of a first-layer hyperplane arrangement (where a deeper neuron active only
+on a small bounded set peaks).
 
 Used by certify (to falsify before enumerating) and by extraction (to check before saying "complete").
 """
@@ -14,6 +16,7 @@ import time
 from fractions import Fraction
 from typing import Sequence
 
+import numpy as np
 from flint import fmpq, fmpq_mat
 
 from .network import Network
@@ -40,6 +43,36 @@ def random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: 
         s = scales[i % len(scales)]
         pts.append([_dyadic(rng.gauss(0, 1)) * s for _ in range(n)])
     return pts
+
+
+REGION_CANDIDATES = 4096     # random candidates per scale among which region_representatives picks
+_BOX_SCALES = (1, 2, 4, 8, 16, 32)
+_GAUSS_SCALES = (1, 4, 32, 1 << 10, 1 << 20, 1 << 40)
+
+
+def region_representatives(net: Network, count: int, rng: random.Random) -> list[list[Fraction]]:
+    """Exact points, one in each of up to `count` linear regions of `net`'s hidden layers but the last (the
+    first if it has one), drawn from REGION_CANDIDATES random dyadic points at each scale: uniform in boxes of
+    half-width 1..32 and Gaussian at scales 1..2^40.  A neuron that `net` lacks is often active on whole small
+    regions of the layers before it (4-6-6-6-1 seed 5: a narrow cone far out, 1 in 200 random points), which
+    uniform points miss but one point per region hits.  Regions are told apart in float64, which only
+    proposes points; with more regions than `count`, a random choice of them."""
+    gen = np.random.default_rng(rng.getrandbits(64))
+    n, depth, bits = net.input_dim, max(1, len(net.weights) - 2), 20
+    nearest: dict[bytes, tuple[int, np.ndarray]] = {}
+    farthest: dict[bytes, tuple[int, np.ndarray]] = {}
+    for box, scale in [(True, s) for s in _BOX_SCALES] + [(False, s) for s in _GAUSS_SCALES]:
+        shape = (REGION_CANDIDATES, n)
+        nums = (gen.integers(-1 << bits, 1 << bits, shape, endpoint=True) if box
+                else np.rint(gen.standard_normal(shape) * (1 << bits)).astype(np.int64))
+        patterns = net.patterns_float(nums * (scale / (1 << bits)), depth)
+        for row, key in zip(nums, map(np.ndarray.tobytes, np.packbits(patterns, axis=1))):
+            nearest.setdefault(key, (scale, row))
+            farthest[key] = (scale, row)
+    picks = list(nearest.values()) + [farthest[k] for k in farthest if farthest[k][0] != nearest[k][0]]
+    if len(picks) > count:
+        picks = rng.sample(picks, count)
+    return [[Fraction(int(v) * scale, 1 << bits) for v in row] for scale, row in picks]
 
 
 def first_layer_vertices(nets: Sequence[Network], budget: int, rng: random.Random,

@@ -23,7 +23,10 @@ def test_complete_extraction_exit_0(tmp_path, capsys):
     assert report["status"] == "complete" and report["oracle"] == "exact" and report["seed"] == 1
     assert report["widths"] == [3, 5, 2] and report["queries"] > 0 and report["unidentified"] == []
     assert [layer["max_rel_error"] for layer in report["layers"]] == [0.0, 0.0]
-    assert "complete" in capsys.readouterr().out
+    check = report["verification"]      # what "complete" rests on: lines with kinks, and points
+    assert check["lines"] >= 8 and check["kinks"] > 0 and check["points"] > 0
+    printed = capsys.readouterr().out
+    assert "complete" in printed and f"{check['points']} points" in printed
 
 
 def test_budget_exit_1_with_partial_network(tmp_path, capsys):

@@ -60,6 +60,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{args.target}: {result.status}, widths {'-'.join(map(str, result.widths))}, "
               f"{result.queries} queries, {result.wall_seconds:.2f} s -> {args.out}")
+        if result.status == "complete":
+            v = result.verification
+            print(f"  checked against the target on {v['lines']} lines ({v['kinks']} kinks) and {v['points']} points "
+                  "(evidence; `exactrev certify` gives a proof)")
         for u in result.unidentified:
             where = f"layer {u['layer']}" + (f", neuron {u['neuron']}" if u.get("neuron") is not None else "")
             print(f"  unidentified ({where}): {u['reason']}")

@@ -1,0 +1,43 @@
+"""Probe points: where extraction's final check and certify's falsification look for differences."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Network, random_network
+from exactrev.probe_points import region_representatives
+
+
+def without_output_weight(net: Network, neuron: int) -> Network:
+    """`net` with the last hidden layer's `neuron` cut off from the (first) output."""
+    weights = [[list(row) for row in layer] for layer in net.weights]
+    weights[-1][0][neuron] = Fraction(0)
+    return Network(weights, net.biases)
+
+
+def test_one_point_per_region_sees_a_neuron_active_only_in_a_narrow_far_cone():
+    """4-6-6-6-1 seed 5: layer-3 neuron 2 is active only in a cone far out (about 1 in 200 random points there),
+    on whole small regions of layers 1-2.  A network without it once passed extraction's check of 256 random
+    points; one point near and one far in each region of the network that lacks it sees it on every seed."""
+    net = random_network([4, 6, 6, 6, 1], seed=5)
+    lacking = without_output_weight(net, 2)
+    for seed in range(20):
+        pts = region_representatives(lacking, 768, random.Random(seed))
+        assert net.evaluate_batch(pts) != lacking.evaluate_batch(pts), seed
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(2, 5), width=st.integers(2, 6), count=st.integers(1, 300))
+def test_representatives_are_exact_dyadic_points_at_most_count_in_distinct_regions(seed, n_in, width, count):
+    """At most `count` points, each an exact dyadic input; with room for all, the first-layer patterns of the
+    points are as many as a plain sample of the same candidates shows at least (one point per region found)."""
+    net = random_network([n_in, width, 1], seed=seed)
+    pts = region_representatives(net, count, random.Random(seed))
+    assert 0 < len(pts) <= count
+    assert all(len(x) == n_in and all(v.denominator & (v.denominator - 1) == 0 for v in x) for x in pts)
+    patterns = {tuple(v > 0 for v in p[0]) for p in net.preactivations_batch(pts)}
+    if len(pts) < count:
+        assert len(patterns) >= len(pts) // 2
