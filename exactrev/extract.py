@@ -166,6 +166,8 @@ class Extraction:
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
+        self.verify_queries = 0        # queries of every round's verification (lines and points)
+        self.rounds = 0                # rounds run (see run_layers)
         self.search: FirstLayerSearch | None = None
         self.not_hyperplanes: set[tuple] = set()     # flat walks' planes that TestHyperplane rejected
         self.unmeasured: dict[tuple[int, int], dict] = {}   # the last layer's (z, j) with W_zj unmeasured: its note
@@ -225,7 +227,7 @@ class Extraction:
         most, stalled = 0, 0           # most hidden neurons found in a round; rounds since that grew
         tried = verified = False
         for rnd in range(MAX_ROUNDS):
-            round_start = self.ev.queries
+            round_start, self.rounds = self.ev.queries, rnd + 1
             self.layers = [KnownLayer([list(p.row) for p in planes], [p.bias for p in planes], fixed=False)]
             self.anchors = [[p.anchor for p in planes]]
             self.stats = [LayerStats(len(planes), first_queries)]
@@ -243,6 +245,7 @@ class Extraction:
             self.report("verifying")
             new = self.verification_points(search) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
+            self.verify_queries += self.ev.queries - before
             on_trial = sum(p.state == "trial" for p in planes)
             if not new and not (on_trial and len(self.unidentified) > noted):
                 verified = True
@@ -855,9 +858,10 @@ class Extraction:
     def verification(self) -> dict:
         """What the recovered network was last compared with the oracle on: the verification lines (every kink
         on them explained, every piece equal), their kinks, and the points of the last point check (one per
-        linear region, near and far, and first-layer vertices; 0 if no check got that far)."""
+        linear region, near and far, and first-layer vertices; 0 if no check got that far); the rounds run and
+        the queries all rounds' verifications took (counted, with earlier rounds' work, in the last layer's)."""
         return {"lines": len(self.verify_scans), "kinks": sum(len(scan.kinks) for _, scan in self.verify_scans),
-                "points": self.checked_points}
+                "points": self.checked_points, "rounds": self.rounds, "queries": self.verify_queries}
 
     def boundary_points(self) -> list[list[fmpq]]:
         """Every boundary point located exactly: layer-1 kinks, points left for deeper layers and the anchors of

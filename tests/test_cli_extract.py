@@ -24,7 +24,8 @@ def test_complete_extraction_exit_0(tmp_path, capsys):
     assert report["widths"] == [3, 5, 2] and report["queries"] > 0 and report["unidentified"] == []
     assert [layer["max_rel_error"] for layer in report["layers"]] == [0.0, 0.0]
     check = report["verification"]      # what "complete" rests on: lines with kinks, and points
-    assert check["lines"] >= 8 and check["kinks"] > 0 and check["points"] > 0
+    assert check["lines"] >= 8 and check["kinks"] > 0 and check["points"] > 0 and check["rounds"] >= 1
+    assert check["points"] <= check["queries"] <= report["layers"][-1]["queries"]
     printed = capsys.readouterr().out
     assert "complete" in printed and f"{check['points']} points" in printed
 
