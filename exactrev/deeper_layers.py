@@ -613,10 +613,11 @@ class BoundaryWalker:
                 continue
             lam = -dot(G, off) / gap
             G2 = [Gi + lam * gi for Gi, gi in zip(G, g)]
-            if self.verify_plane(q, v, eps, G, g, G2, m, probe_step):
+            y, on = self.centre(q, x2, G2)
+            if on or self.verify_plane(q, v, eps, G, g, G2, m, probe_step):
                 crossed = idx if layer == self.k1 else None
                 sigma = 1 if dot(g, v) > 0 else -1
-                return ("ok", (Anchor(self.centre(q, x2, G2), G2), crossed, sigma * lam))
+                return ("ok", (Anchor(y, G2), crossed, sigma * lam))
         # no continuation: was B_z already bent before q?  probe the old plane just before q
         back = [qi - eps * vi for qi, vi in zip(q, v)]
         verdict = self.probe(back, G, probe_step)
@@ -624,21 +625,25 @@ class BoundaryWalker:
             return ("deeper", f"B_z bends before reaching a known boundary (layer {layer + 1}, neuron {idx})")
         return ("fail", "no continuation of B_z found beyond a known boundary")
 
-    def centre(self, q: Sequence[Q], x2: Sequence[Q], normal: Sequence[Q]) -> list[Q]:
-        """A point of B_z's new piece well inside its region: halfway from x2 to the region's edge along x2 - q,
-        moved to a nearby point of the piece with short coordinates (see `simplify`), and probed: B_z must have
-        its kink exactly there (B_z of a deeper neuron may bend, or z fall silent, inside the known region).
-        Points closer to x2 are tried next; x2 itself (a verified kink) is the last resort."""
+    def centre(self, q: Sequence[Q], x2: Sequence[Q], normal: Sequence[Q]) -> tuple[list[Q], bool]:
+        """A point of the predicted plane of B_z's new piece well inside its region: halfway from x2 to the
+        region's edge along x2 - q, plus a random step within the plane, moved to a nearby point with short
+        coordinates (see `simplify`), and probed: B_z must have its kink exactly there (B_z of a deeper neuron
+        may bend, or z fall silent, inside the known region).  Off the line through q and x2 (which every
+        candidate plane contains), a kink there also verifies the plane.  Points closer to x2 are tried
+        next; x2 itself is the last resort.  Returns (point, whether its probe found the kink)."""
         u = [a - b for a, b in zip(x2, q)]
         found = self.known.first_crossing(x2, u)
         reach = fmpq(1) if found is None else found[0] / 2
         probe_step = max_abs(u) / 2 ** 10
+        r = _reject([fmpq(self.rng.randint(-64, 64), 256) for _ in u], normal)
+        r = [v * max_abs(u) / (64 * max_abs(r) or 1) for v in r]     # small: the path stays close to the line
         for _ in range(CENTRE_TRIES):
-            y = self.simplify([a + reach * b for a, b in zip(x2, u)], normal)
-            if self.probe(y, normal, probe_step) == "on":
-                return y
+            y = self.simplify([a + reach * (b + c) for a, b, c in zip(x2, u, r)], normal)
+            if any(r) and self.probe(y, normal, probe_step) == "on":
+                return y, True
             reach /= 8
-        return list(x2)
+        return list(x2), False
 
     def simplify(self, x: list[Q], normal: Sequence[Q]) -> list[Q]:
         """A point of the plane normal.(y - x) = 0 in x's region of the known layers whose coordinates are

@@ -161,3 +161,43 @@ def test_knots_on_line_are_where_the_target_bends():
     for u, v in zip(knots, knots[1:]):
         assert [2 * m for m in at((u + v) / 2)] == [a + b for a, b in zip(at(u), at(v))]
     assert all(0 in at(t) for t in knots[1:-1])
+
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_centre_probe_verifies_a_new_piece_of_b_z_off_the_line_it_was_found_on(seed):
+    """`centre` probes a point of the predicted plane of B_z's new piece off the line through q and x2 (every
+    candidate plane contains that line): on the true plane it finds the kink there, exactly on B_z; on a plane
+    through the same line but tilted it does not (so a crossing needs no separate verify_plane probe)."""
+    from exactrev.deeper_layers import LayerNeuron
+    net = random_network([3, 5, 4, 1], seed=seed)
+    known = PartialNetwork(3, target_layers(net, 1))
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(seed))
+    rng = random.Random(seed)
+    tried = 0
+    for z in range(4):
+        neuron = LayerNeuron(known, net.weights[1][z], net.biases[1][z])
+        lines = [[[fmpq(rng.randint(-64, 64), 64) for _ in range(3)] for _ in range(2)] for _ in range(8)]
+        for x2 in [x for p, d in lines for x in neuron.zeros_on_line(p, d, fmpq(-8), fmpq(8))][:1]:
+            normal = neuron.value_grad(x2)[1]
+            u = _within([fmpq(rng.randint(-64, 64), 64) for _ in range(3)], normal)   # along the piece
+            q = [a - b / 2 ** 12 for a, b in zip(x2, u)]
+            y, on = walker.centre(q, x2, normal)
+            assert on and neuron.value(y) == 0
+            assert any(v != 0 for v in _cross([a - b for a, b in zip(y, x2)], u))   # off the line q-x2
+            tilted = [n + w / 3 for n, w in zip(normal, _cross(normal, u))]         # still contains that line
+            assert walker.centre(q, x2, tilted)[1] is False
+            tried += 1
+    assert tried >= 3
+
+
+def _within(v: list, normal: list) -> list:
+    """v without its component along normal."""
+    c = sum(a * b for a, b in zip(v, normal)) / sum(n * n for n in normal)
+    return [a - c * n for a, n in zip(v, normal)]
+
+
+def _cross(a: list, b: list) -> list:
+    """a x b (3-d): perpendicular to both, zero when they are parallel."""
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
