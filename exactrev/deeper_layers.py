@@ -107,6 +107,10 @@ class PartialNetwork:
         del self._recent_values[LOCAL_CACHE:]
         return vals
 
+    def pattern(self, x: Sequence[Q]) -> tuple:
+        """Which known preactivations are positive at x: x's linear region of the known layers."""
+        return tuple(v > 0 for vals in self.values(x) for v in vals)
+
     def _forward(self, x: Sequence[Q], jacobians: bool) -> list[tuple[list[Q], fmpq_mat | None]]:
         """The known layers at x; a ReLU is applied by zeroing the next layer's columns of neurons that are off
         (w relu(h) == w' h), which touches fewer entries than zeroing rows of the gradients.  The gradient matrix
@@ -438,7 +442,8 @@ class BoundaryWalker:
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
 
-    def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS) -> bool:
+    def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
+                 near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:
         """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
         boxes of half-width 1..2^7) show a kink exactly there: every probe must be "on", at least CONFIRM_MIN
         of them (up to `points`), and for each `unmeasured` layer-(k-1) neuron j (weight set to 0, B_j never
@@ -448,15 +453,27 @@ class BoundaryWalker:
         everything downstream is off.
         A deeper neuron's walk stays in one region of the layers between, where its B_z looks like a
         layer-k boundary (and a walk that missed a weight is right only where that neuron is off); its formula
-        predicts B_z elsewhere wrongly, and a probe there sees no kink exactly at the point."""
+        predicts B_z elsewhere wrongly, and a probe there sees no kink exactly at the point.
+        If those lines leave it undecided, as many more pass through boxes of half-width 2^-3..2^4 around `near`
+        (a point of the walk), if given: a neuron active on almost all inputs has its boundary only in a narrow
+        cone, which lines through boxes at 0 rarely meet.  One of the points probed "on" must then lie in a
+        region of the known layers the walk did not visit (`visited`: their activation patterns), where a deeper
+        neuron's walk no longer fits.  (Lines near the walk only as a second resort: a deeper neuron's formula
+        often fits well beyond the regions its walk visited, and far lines are what reject it.  Not asked of
+        the far lines: in two dimensions a walk may have visited every region its boundary passes through.)"""
         n = self.known.n_in
-        on = 0
+        on, outside = 0, False           # outside: a point probed "on" lies in a region the walk did not visit
         seen: set[int] = set()           # unmeasured j active at a probed point
         shown: set[int] = set()          # ... at a point probed "on"
-        for i in range(CONFIRM_LINES):
-            if on >= points and shown.issuperset(unmeasured):
+        for i in range(CONFIRM_LINES if near is None else 2 * CONFIRM_LINES):
+            local = i >= CONFIRM_LINES   # the second resort: lines near the walk
+            if on >= points and shown.issuperset(unmeasured) and (outside or not local):
                 break
-            p, scale = search_point(n, i, self.rng)
+            if local:
+                scale = fmpq(2) ** (i % 8 - 3)
+                p = [c + fmpq(self.rng.randint(-1024, 1024), 1024) * scale for c in near]
+            else:
+                p, scale = search_point(n, i, self.rng)
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale)[:1]:
                 _, grad = neuron.value_grad(x)
@@ -464,16 +481,18 @@ class BoundaryWalker:
                 if room == 0 or not any(grad):
                     continue
                 active = {j for j in unmeasured if neuron.known.values(x)[-1][j] > 0}
-                if on >= points and active <= shown:
+                fresh = neuron.known.pattern(x) not in visited
+                if on >= points and active <= shown and (outside or not local or not fresh):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
                 seen |= active
                 if verdict == "on":
                     on += 1
                     shown |= active
+                    outside |= fresh
                 elif verdict != "flat":
                     return False
-        return on >= min(points, CONFIRM_MIN) and shown >= seen
+        return on >= min(points, CONFIRM_MIN) and shown >= seen and (outside or not local)
 
     def weight_at_meeting(self, neuron: LayerNeuron, j: int, unmeasured: Sequence[int] = (),
                           lines: int = MEETING_LINES, near: Sequence[Q] | None = None) -> Q | None:
@@ -544,7 +563,7 @@ class BoundaryWalker:
 
     def region_key(self, x: Sequence[Q]) -> tuple:
         """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
-        return tuple(v > 0 for vals in self.known.values(x) for v in vals)
+        return self.known.pattern(x)
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing."""

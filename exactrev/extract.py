@@ -390,8 +390,18 @@ class Extraction:
         self.checked_points = len(pts)
         for x, y, mine in zip(pts, self.dev.points(pts), net.evaluate_batch(pts)):
             if [to_fmpq(v) for v in mine] != y:
-                return Line(tuple(self.ar.num(v) for v in x), search.random_line().d)
+                return Line(tuple(self.ar.num(v) for v in self.closer_disagreement(net, x)), search.random_line().d)
         return None
+
+    def closer_disagreement(self, net: Network, x: list[fmpq]) -> list[fmpq]:
+        """x halved while the oracle still disagrees with `net` there: a point found as far out as 2^40 lies in a
+        cone where a line of the usual length meets no boundary at all, while nearer in it crosses some."""
+        while max_abs(x) > 1:
+            half = [v / 2 for v in x]
+            if [to_fmpq(v) for v in net.evaluate_batch([half])[0]] == self.dev.points([half])[0]:
+                break
+            x = half
+        return x
 
     def network(self) -> Network:
         """The network as recovered so far (output weights 0 if the output layer is not solved)."""
@@ -507,7 +517,7 @@ class Extraction:
         bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
                 for wi, w in enumerate(walks)]
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
-        confirmed = self.settle_distinct(walker, rows, bias, notes)
+        confirmed = self.settle_distinct(walker, walks, rows, bias, notes)
         leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if ok is False]
         rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
         if not rows:
@@ -529,7 +539,8 @@ class Extraction:
         pts = _points_in_boxes(self.oracle.input_dim, ORIENT_POINTS, self.rng)
         return 2 * sum(known.values(x)[-1][j] > 0 for x in pts) > len(pts)
 
-    def settle_distinct(self, walker: BoundaryWalker, rows: list, bias: list, notes: list) -> list[bool | None]:
+    def settle_distinct(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
+                        notes: list) -> list[bool | None]:
         """Settle each walk's neuron (rows and notes updated in place), the most complete walks first: True if
         confirmed, False if not, None for a walk whose neuron is one already confirmed (equal up to a factor on
         the bias and the weights both measured: not settled again).  Walks are told apart only now, with the
@@ -541,18 +552,22 @@ class Extraction:
             if any(confirmed[j] and _same_neuron((rows[i], bias[i], notes[i]), (rows[j], bias[j], notes[j]))
                    for j in range(len(rows))):
                 continue
-            rows[i], notes[i], confirmed[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]), notes[i])
+            rows[i], notes[i], confirmed[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]), notes[i],
+                                                          walks[i])
         return confirmed
 
-    def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> tuple:
-        """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms, remembered
-        for the rounds after (same known layers, same walk: same answer, no queries)."""
+    def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], walk: Walk) -> tuple:
+        """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms (some of
+        whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
+        neuron: same answer, no queries)."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
         if key not in self.settled:
             self.measure_unmet(walker, neuron, notes)
-            self.settled[key] = (neuron.row, notes, walker.confirms(neuron, sorted(notes)))
+            visited = frozenset(neuron.known.pattern(a.x) for a in walk.anchors)
+            self.settled[key] = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
+                                                                    visited=visited))
         return self.settled[key]
 
     def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> None:

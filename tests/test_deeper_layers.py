@@ -201,3 +201,36 @@ def _within(v: list, normal: list) -> list:
 def _cross(a: list, b: list) -> list:
     """a x b (3-d): perpendicular to both, zero when they are parallel."""
     return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+
+def _zeros(neuron, rng: random.Random, scale: int, count: int) -> list:
+    """Up to `count` points of the neuron's boundary, on random lines through the box of half-width `scale`."""
+    n = neuron.known.n_in
+    found: list = []
+    for _ in range(4000):
+        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
+        d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
+        found += neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk():
+    """4-6-6-6-1 seed 2's layer-2 neuron 4 is off on about 1% of directions only: lines through boxes at 0
+    rarely meet its boundary, too rarely to confirm it; every other line through a box around a point of the
+    walk meets it, and a point probed there lies outside the walk's region.  A deeper formula is still
+    rejected with the same help."""
+    from exactrev.deeper_layers import LayerNeuron
+    net = random_network([4, 6, 6, 6, 1], seed=2)
+    known = PartialNetwork(4, target_layers(net, 1))
+    true = LayerNeuron(known, net.weights[1][4], net.biases[1][4])
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+    x = _zeros(true, random.Random(1), 256, 1)[0]
+    assert not walker.confirms(true)
+    assert walker.confirms(true, near=x, visited=frozenset({known.pattern(x)}))
+    _, _, deeper = _layer_formulas(net, 2, 4, x)
+    y = _zeros(deeper, random.Random(2), 16, 1)[0]
+    assert not walker.confirms(deeper, near=y, visited=frozenset({known.pattern(y)}))
+

@@ -41,3 +41,34 @@ def test_representatives_are_exact_dyadic_points_at_most_count_in_distinct_regio
     patterns = {tuple(v > 0 for v in p[0]) for p in net.preactivations_batch(pts)}
     if len(pts) < count:
         assert len(patterns) >= len(pts) // 2
+
+
+def test_a_far_disagreement_is_moved_in_to_where_a_line_through_it_meets_the_missing_boundary():
+    """6-5-5-2 seed 17 without layer-2 neuron 2 differs from it only where that neuron is active; the final
+    check's point that disagrees may lie 2^40 out, where a line of the usual length crosses no boundary at
+    all.  Halved while it still disagrees, it comes in to where such a line meets B_(2,2) of the target."""
+    import importlib
+    from flint import fmpq
+    from exactrev import Oracle
+    from exactrev.first_layer import LINE_HALF_LENGTH
+    from exactrev.geometry import Line, points_on_line
+    extraction = importlib.import_module("exactrev.extract").Extraction
+    net = random_network([6, 5, 5, 2], seed=17)
+    weights = [[list(row) for row in layer] for layer in net.weights]
+    biases = [list(b) for b in net.biases]
+    del weights[1][2], biases[1][2]
+    for row in weights[2]:
+        del row[2]
+    lacking = Network(weights, biases)
+    run = extraction(Oracle.from_network(net), seed=0)
+    rng = random.Random(0)
+    far = [[fmpq(rng.randint(-2 ** 20, 2 ** 20), 2 ** 20) * 2 ** 40 for _ in range(6)] for _ in range(400)]
+    differ = [x for x, a, b in zip(far, net.evaluate_batch(far), lacking.evaluate_batch(far)) if a != b]
+    assert len(differ) >= 3
+    for x in differ[:3]:
+        y = run.closer_disagreement(lacking, x)
+        assert net([*y]) != lacking([*y]) and max(abs(v) for v in y) < 2 ** 12
+        line = Line(tuple(y), tuple(fmpq(rng.randint(-64, 64), 64) for _ in range(6)))
+        half = fmpq(LINE_HALF_LENGTH)
+        kinks = points_on_line(run.dev, line, -half, half, rng=rng).kinks
+        assert any(p[1][2] == 0 for p in net.preactivations_batch([k.x for k in kinks]))
