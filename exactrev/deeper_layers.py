@@ -107,8 +107,9 @@ class PartialNetwork:
         del self._recent_values[LOCAL_CACHE:]
         return vals
 
-    def pattern(self, x: Sequence[Q]) -> tuple:
-        """Which known preactivations are positive at x: x's linear region of the known layers."""
+    def region_key(self, x: Sequence[Q]) -> tuple:
+        """Which known preactivations are positive at x: x's linear region of the known layers (as
+        deeper_layers_numeric.KnownLayers.region_key)."""
         return tuple(v > 0 for vals in self.values(x) for v in vals)
 
     def _forward(self, x: Sequence[Q], jacobians: bool) -> list[tuple[list[Q], fmpq_mat | None]]:
@@ -397,7 +398,7 @@ class BoundaryWalker:
         weights: list[Q | None] = [None] * width
         failures = 0
         crossings = 0
-        regions = [self.region_key(x)]
+        regions = [self.known.region_key(x)]
         status, reason = "layer", ""
         stale = 0
         for _ in range(max_steps):
@@ -432,7 +433,7 @@ class BoundaryWalker:
                     stale = 0
                 weights[crossed] = w
             anchors.append(new_anchor)
-            regions.append(self.region_key(new_anchor.x))
+            regions.append(self.known.region_key(new_anchor.x))
             failures = 0
         else:
             if any(w is None for w in weights):
@@ -481,7 +482,7 @@ class BoundaryWalker:
                 if room == 0 or not any(grad):
                     continue
                 active = {j for j in unmeasured if neuron.known.values(x)[-1][j] > 0}
-                fresh = neuron.known.pattern(x) not in visited
+                fresh = neuron.known.region_key(x) not in visited
                 if on >= points and active <= shown and (outside or not local or not fresh):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
@@ -560,10 +561,6 @@ class BoundaryWalker:
             exact = known.values(x)[-1][j] == 0 and neuron.value(x) == 0
             return x if exact and room_at(known, x, skip=j) > 0 else None
         return None
-
-    def region_key(self, x: Sequence[Q]) -> tuple:
-        """The signs of every known preactivation at x (independent of the unknown signs of layer k-1)."""
-        return self.known.pattern(x)
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing."""

@@ -565,7 +565,7 @@ class Extraction:
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
         if key not in self.settled:
             self.measure_unmet(walker, neuron, notes)
-            visited = frozenset(neuron.known.pattern(a.x) for a in walk.anchors)
+            visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
             self.settled[key] = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
                                                                     visited=visited))
         return self.settled[key]
@@ -614,7 +614,7 @@ class Extraction:
     def on_walk(self, walker: BoundaryWalker, walk: Walk, bp: BoundaryPoint) -> bool:
         """bp lies on one of the walk's local planes, in the same region of the known layers."""
         x = _q(bp.x)
-        key = walker.region_key(x)
+        key = walker.known.region_key(x)
         for anchor, region in zip(walk.anchors, walk.regions):
             if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
                 return True

@@ -26,6 +26,11 @@ def _dyadic(v: float, bits: int = 24) -> Fraction:
     return Fraction(round(v * (1 << bits)), 1 << bits)
 
 
+REGION_CANDIDATES = 4096     # random candidates per scale among which region_representatives picks
+_BOX_SCALES = (1, 2, 4, 8, 16, 32)
+_GAUSS_SCALES = (1, 4, 32, 1 << 10, 1 << 20, 1 << 40)   # Gaussian sample points: standard deviations
+
+
 def random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: random.Random) -> list[list[Fraction]]:
     """Exact sample points: in the box (centre, corners, uniform), or Gaussian at scales 1 .. 2^40 over R^n."""
     pts: list[list[Fraction]] = []
@@ -38,16 +43,12 @@ def random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: 
         for _ in range(count):
             pts.append([u + (v - u) * Fraction(rng.randint(0, 1 << 20), 1 << 20) for u, v in zip(lo, hi)])
         return pts
-    scales = [Fraction(1 << e) for e in (0, 2, 5, 10, 20, 40)]
     for i in range(count):
-        s = scales[i % len(scales)]
+        s = _GAUSS_SCALES[i % len(_GAUSS_SCALES)]
         pts.append([_dyadic(rng.gauss(0, 1)) * s for _ in range(n)])
     return pts
 
 
-REGION_CANDIDATES = 4096     # random candidates per scale among which region_representatives picks
-_BOX_SCALES = (1, 2, 4, 8, 16, 32)
-_GAUSS_SCALES = (1, 4, 32, 1 << 10, 1 << 20, 1 << 40)
 
 
 def region_representatives(net: Network, count: int, rng: random.Random) -> list[list[Fraction]]:

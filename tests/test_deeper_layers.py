@@ -229,8 +229,8 @@ def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk()
                             random.Random(0))
     x = _zeros(true, random.Random(1), 256, 1)[0]
     assert not walker.confirms(true)
-    assert walker.confirms(true, near=x, visited=frozenset({known.pattern(x)}))
+    assert walker.confirms(true, near=x, visited=frozenset({known.region_key(x)}))
     _, _, deeper = _layer_formulas(net, 2, 4, x)
     y = _zeros(deeper, random.Random(2), 16, 1)[0]
-    assert not walker.confirms(deeper, near=y, visited=frozenset({known.pattern(y)}))
+    assert not walker.confirms(deeper, near=y, visited=frozenset({known.region_key(y)}))
 
