@@ -5,7 +5,7 @@ Compares the recovered canonical form with the target's (the target is used only
 Writes results/extract.json and .md (or results/NAME.json and .md with --out NAME).
 
     python3 benchmarks/bench_extract.py [--nets 10-20-20-1,8-16-16-3] [--seeds 1]
-    python3 benchmarks/bench_extract.py --deep     # three hidden layers, 6 seeds each, 300 s limit: extract_deep
+    python3 benchmarks/bench_extract.py --deep     # three hidden layers, 6 seeds each, 300 s limit, certified: extract_deep
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import math
 import time
 
-from exactrev import Oracle, canonical_form, extract, random_network
+from exactrev import Oracle, canonical_form, certify, extract, random_network
 from exactrev.random_net import parse_widths
 from results_table import commit, write_results
 
@@ -23,23 +23,27 @@ COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("
            ("queries", lambda r: r["queries"]), ("log2 q", lambda r: r["log2_queries"]),
            ("q / fdim", lambda r: r["queries_per_fdim"]), ("per layer", lambda r: r["per_layer_queries"]),
            ("s", lambda r: r["seconds"])]
+CERTIFY_COLUMN = ("certify", lambda r: r["certify"])
 DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
 DEEP = "4-6-6-6-1,3-6-6-6-2,5-8-8-8-1"       # --deep: how often networks with 3 hidden layers complete
 
 
-def run(widths: list[int], seed: int, time_limit: float | None = None) -> dict:
+def run(widths: list[int], seed: int, time_limit: float | None = None, check: bool = False) -> dict:
+    """One extraction; with `check`, also certify's verdict on the recovered network against the target (a
+    partial result may still compute the target's function, e.g. with always-active neurons folded)."""
     net = random_network(widths, seed=seed)
     start = time.perf_counter()
     result = extract(Oracle.from_network(net), seed=seed, time_limit=time_limit)
     seconds = time.perf_counter() - start
     fdim = net.functional_dimension_bound
+    verdict = {"certify": certify(net, result.network).verdict} if check else {}
     return {"widths": "-".join(map(str, widths)), "seed": seed, "status": result.status,
             "recovered_widths": "-".join(map(str, result.widths)),
             "canonical_equal": canonical_form(result.network) == canonical_form(net),
             "queries": result.queries, "log2_queries": round(math.log2(result.queries), 2),
             "functional_dim": fdim, "queries_per_fdim": round(result.queries / fdim, 2),
             "per_layer_queries": [s.queries for s in result.layers], "unidentified": len(result.unidentified),
-            "seconds": round(seconds, 2)}
+            "seconds": round(seconds, 2), **verdict}
 
 
 def main() -> None:
@@ -48,21 +52,24 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
     ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
-    ap.add_argument("--deep", action="store_true", help=f"--nets {DEEP} --seeds 6 --time-limit 300 --out extract_deep")
+    ap.add_argument("--certify", action="store_true", help="also certify each recovered network against the target")
+    ap.add_argument("--deep", action="store_true",
+                    help=f"--nets {DEEP} --seeds 6 --time-limit 300 --certify (--out extract_deep unless given)")
     args = ap.parse_args()
     if args.deep:
-        args.nets, args.seeds, args.time_limit, args.out = DEEP, 6, 300.0, "extract_deep"
+        args.nets, args.seeds, args.time_limit, args.certify = DEEP, 6, 300.0, True
+        args.out = "extract_deep" if args.out == "extract" else args.out
     rows: list[dict] = []
     for text in args.nets.split(","):
         for seed in range(args.seeds):
-            rows.append(run(parse_widths(text), seed, args.time_limit))
+            rows.append(run(parse_widths(text), seed, args.time_limit, args.certify))
             print(rows[-1], flush=True)
             write(rows, args.out)          # after every network, so a long run keeps what it measured
 
 
 def write(rows: list[dict], name: str) -> None:
     title = f"# Whole-network extraction (exact oracle, commit {commit()})"
-    write_results(name, title, COLUMNS, rows)
+    write_results(name, title, COLUMNS + [CERTIFY_COLUMN] * all("certify" in r for r in rows), rows)
 
 if __name__ == "__main__":
     main()

@@ -495,6 +495,37 @@ class BoundaryWalker:
                     return False
         return on >= min(points, CONFIRM_MIN) and shown >= seen and (outside or not local)
 
+    def refuted_elsewhere(self, neuron: LayerNeuron, layer: PartialNetwork, i: int, walk: Walk,
+                          points: int = CONFIRM_MIN) -> bool:
+        """Whether the oracle shows no kink at a predicted point of B_z (neuron i of `layer`, the known layers
+        with the tentative layer k on top) where the other layer-k neurons are on and off otherwise than at
+        every anchor of the neuron's walk.  A deeper neuron's walk stays where layer k's pattern is one (its
+        boundary bends where that changes), and its formula is that neuron's only there; a layer-k neuron's
+        boundary does not care.  Probes up to `points` such points; False if none is found."""
+        def pattern(x: Sequence[Q]) -> tuple:
+            return tuple(v > 0 for j, v in enumerate(layer.values(x)[-1]) if j != i)
+
+        seen = {pattern(a.x) for a in walk.anchors}
+        n, on = self.known.n_in, 0
+        for line in range(CONFIRM_LINES):
+            if on >= points:
+                break
+            p, scale = search_point(n, line, self.rng)
+            d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
+            for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale):
+                if pattern(x) in seen:
+                    continue
+                _, grad = neuron.value_grad(x)
+                room = room_at(layer, x, skip=i)
+                if room == 0 or not any(grad):
+                    continue
+                verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
+                if verdict not in ("on", "flat"):
+                    return True
+                on += verdict == "on"
+                break
+        return False
+
     def weight_at_meeting(self, neuron: LayerNeuron, j: int, unmeasured: Sequence[int] = (),
                           lines: int = MEETING_LINES, near: Sequence[Q] | None = None) -> Q | None:
         """W_zj for a layer-(k-1) neuron j whose boundary the walk never met, measured where the neuron's formula

@@ -9,6 +9,7 @@ extra points.  Budget exhaustion (exactrev.BudgetExceeded) ends in a partial res
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -19,7 +20,7 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk
+from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, search_point
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -27,7 +28,7 @@ from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, Fir
 from .extract_numeric import NumericLayers
 from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
 from .network import Network
-from .output_bends import weights_from_line_kinks, weights_from_output_bends
+from .output_bends import weights_from_line_kinks, weights_from_output_bends, weights_up_to_combination
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
@@ -45,6 +46,8 @@ VERIFY_REGIONS = 768        # linear regions of the recovered network checked wi
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
 ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
+FOLD_SEARCHES = 256            # random points (boxes of half-width 1..128) searched for points where a neuron is on
+FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
 OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
 
@@ -93,6 +96,7 @@ class ExtractResult:
     hyperplanes: list[tuple[list, Any]] = field(default_factory=list)
     boundary_points: list[list[Any]] = field(default_factory=list)   # located points on boundaries (for plots)
     verification: dict = field(default_factory=dict)   # what the last check compared (see Extraction.verification)
+    removed: list[dict] = field(default_factory=list)  # idle neurons dropped from a complete network (layer, neuron, reason)
 
     def to_report(self) -> dict:
         """The JSON-ready report of `exactrev extract --report` (numbers as "p/q" strings)."""
@@ -104,7 +108,7 @@ class ExtractResult:
             "hyperplanes": [{"weights": [format_rational(v) for v in w], "bias": format_rational(b)}
                             for w, b in self.hyperplanes],
             "boundary_points": [[format_rational(v) for v in x] for x in self.boundary_points],
-            "verification": dict(self.verification),
+            "verification": dict(self.verification), "removed": list(self.removed),
             "network": self.network.to_dict(),
         }
 
@@ -457,10 +461,12 @@ class Extraction:
         walker = BoundaryWalker(self.dev, known, self.rng)
         signature = tuple((tuple(map(tuple, layer.rows)), tuple(layer.bias)) for layer in self.layers)
         walks: list[Walk] = []
-        origin: dict[int, BoundaryPoint] = {}
+        origin: dict[int, list[BoundaryPoint]] = {}     # per walk: its first point, then the points it explained
         leftover: list[BoundaryPoint] = []
         for bp in pending:
-            if any(self.on_walk(walker, w, bp) or _explains(known, w, bp) for w in walks):
+            by = next((w for w in walks if self.on_walk(walker, w, bp) or _explains(known, w, bp)), None)
+            if by is not None:              # passed on with the walk's point if the walk is not layer k's
+                origin[id(by)].append(bp)
                 continue
             key = (signature, tuple(_q(bp.x)))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
@@ -468,7 +474,7 @@ class Extraction:
             w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)
-                origin[id(w)] = bp
+                origin[id(w)] = [bp]
             else:
                 leftover.append(bp)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
@@ -485,7 +491,7 @@ class Extraction:
         if solution is None:
             return None
         used, signs, biases, inferred, sides = solution
-        leftover += [origin[id(w)] for w in walks if not any(w is u for u in used)]
+        leftover += [bp for w in walks if not any(w is u for u in used) for bp in origin[id(w)]]
         walks = used
         prev = self.layers[-1]
         for j, t in enumerate(signs):
@@ -518,13 +524,15 @@ class Extraction:
                 for wi, w in enumerate(walks)]
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
         confirmed = self.settle_distinct(walker, walks, rows, bias, notes)
-        leftover += [origin[id(w)] for w, ok in zip(walks, confirmed) if ok is False]
+        leftover += [bp for w, ok in zip(walks, confirmed) if ok is False for bp in origin[id(w)]]
         rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
         if not rows:
             self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
                                       "boundary far from the walk (deeper neurons or invisible boundaries)"})
             return None
-        keep = _distinct_neurons(rows, bias)
+        distinct = _distinct_neurons(rows, bias)
+        keep = self.not_refuted(walker, walks, rows, bias, distinct)
+        leftover += [bp for i in distinct if i not in keep for bp in origin[id(walks[i])]]
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
         self.unmeasured = {(z, j): {"layer": k, "neuron": z, "reason": notes[i][j]}
@@ -532,6 +540,17 @@ class Extraction:
         self.unidentified += self.unmeasured.values()
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
+
+    def not_refuted(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
+                    keep: list[int]) -> list[int]:
+        """`keep` without the neurons whose boundary is not where their formula predicts it, at points where the
+        other new neurons are on and off otherwise than along the walk (BoundaryWalker.refuted_elsewhere): deeper
+        neurons that the checks of settle could not tell from a layer-k one."""
+        fixed = PartialNetwork(self.oracle.input_dim, self.layers)
+        layer = PartialNetwork(self.oracle.input_dim, self.layers + [
+            KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False)])
+        return [i for pos, i in enumerate(keep) if not walker.refuted_elsewhere(
+            LayerNeuron(fixed, rows[i], bias[i]), layer, pos, walks[i])]
 
     def mostly_on(self, known: PartialNetwork, j: int) -> bool:
         """Neuron j of the last known layer is on at more than half of ORIENT_POINTS random points (boxes of
@@ -757,6 +776,8 @@ class Extraction:
                 rhs.append(y[o] - sum((b[z] * abs(h[z]) for z in range(width)), fmpq(0)))
         sol = solve_signs(rows, rhs, width, n_out)
         if all(t is None for t in sol.signs) and sol.reason:
+            if len(self.layers) >= 2 and self.fold_output(known, pts, ys):
+                return
             self.unidentified.append({"layer": k - 1, "neuron": None, "reason": f"signs: {sol.reason}"})
             self.output = None
             return
@@ -777,7 +798,8 @@ class Extraction:
 
     def measure_by_output(self) -> None:
         """The last layer's weights that no walk measured, from the output's bends (exactrev.output_bends);
-        each one found leaves `unidentified`."""
+        each one found leaves `unidentified`.  Those the bends fix only in combination with others are then set
+        to one exact solution and stay in `unidentified`, their reason saying so."""
         near = {j: x for j, (x, _) in enumerate(self.anchors[-2])}      # known points of the B_j
         for method, ev in ((weights_from_output_bends, self.dev), (weights_from_line_kinks, self.ev)):
             if not self.unmeasured:
@@ -785,6 +807,20 @@ class Extraction:
             known = PartialNetwork(self.oracle.input_dim, self.layers)     # with the weights measured so far
             for (z, j), w in method(ev, known, self.output[0], sorted(self.unmeasured), self.rng, near).items():
                 self.measured(z, j, w)
+        if self.unmeasured:
+            known = PartialNetwork(self.oracle.input_dim, self.layers)
+            found = weights_up_to_combination(self.dev, known, self.output[0], sorted(self.unmeasured), self.rng, near)
+            for (z, j), (w, fixed) in found.items():
+                if fixed:
+                    self.measured(z, j, w)
+                    continue
+                self.layers[-1].rows[z][j] = w
+                zs = sorted(z2 for (z2, j2) in found if j2 == j)
+                self.unmeasured.pop((z, j))["reason"] = (
+                    f"weight from layer-{len(self.layers) - 1} neuron {j} not determined alone: at every point of "
+                    f"B_{j} seen, neurons {zs} of this layer are active together, so only sum_z U_oz W_zj over them "
+                    "shows in the output; set to one exact solution (the same function if they are active "
+                    f"together wherever neuron {j} is on)")
 
     def measured(self, z: int, j: int, w: fmpq) -> None:
         """Weight W_zj of the last layer is measured: set it, and its note leaves `unidentified`."""
@@ -798,21 +834,30 @@ class Extraction:
         Fit y = sum_z A_z relu(h_z) + sum_j g_j a_j + c with a = layer L-1's activations (signs of layer L
         taken as found: relu(-h) = relu(h) - h is absorbed by g and c), verified on extra points, and
         realise sum_j g_j a_j exactly by two always-active neurons (positive and negative parts, bias 1,
-        output weights +1 and -1).  The function is then exact; the architecture is not the target's."""
+        output weights +1 and -1).  The points include FOLD_ON_POINTS where each a_j is on, if a search finds them (no
+        queries to find it), and the fit must be unique on every feature nonzero at some point: a neuron of
+        layer L-1 rarely on would otherwise get g_j = 0 unseen.  The function is then exact where the points
+        reach; the architecture is not the target's."""
         width = len(self.layers[-1].rows)
         prev_width = len(self.layers[-2].rows)
-        while len(pts) < width + prev_width + 1 + EXTRA_CHECK_POINTS:
-            extra = _grid_point(self.oracle.input_dim, self.rng)
-            pts.append(extra)
-            ys.append(self.dev.points([extra])[0])
+        extra = [_grid_point(self.oracle.input_dim, self.rng)
+                 for _ in range(width + prev_width + 1 + EXTRA_CHECK_POINTS - len(pts))]
+        for j in range(prev_width):
+            missing = FOLD_ON_POINTS - sum(known.values(x)[-2][j] > 0 for x in pts + extra)
+            if missing > 0:
+                on = (p for p, _ in (search_point(self.oracle.input_dim, i, self.rng) for i in range(FOLD_SEARCHES))
+                      if known.values(p)[-2][j] > 0)
+                extra += list(itertools.islice(on, missing))
+        pts += extra
+        ys += self.dev.points(extra)
         feats = []
         for x in pts:
             local = known.local(x)
             feats.append([v if v > 0 else fmpq(0) for v in local[-1][0]] +
                          [v if v > 0 else fmpq(0) for v in local[-2][0]] + [fmpq(1)])
-        sols = [solve_linear_exact(feats, [y[o] for y in ys], width + prev_width + 1)[0]
-                for o in range(self.oracle.output_dim)]
-        if any(x is None for x in sols):
+        columns = width + prev_width + 1
+        sols = [solve_linear_exact(feats, [y[o] for y in ys], columns)[0] for o in range(self.oracle.output_dim)]
+        if any(x is None for x in sols) or any(any(f[c] for f in feats) for c in undetermined_columns(feats, columns)):
             return False
         last = self.layers[-1]
         for x in sols:                       # one fold pair per output, from that output's own coefficients
@@ -861,14 +906,20 @@ class Extraction:
         if self.output is None and self.layers:
             self.unidentified.append({"layer": len(self.layers) + 1, "neuron": None,
                                       "reason": "output layer not solved; its weights are set to 0"})
-        net = self.network()
+        net, removed = self.network(), []
+        if self.output is not None and not self.unidentified:
+            net, idle = net.without_idle_neurons()
+            removed = [{"layer": k, "neuron": i, "reason": "all outgoing weights 0 (no effect on the output): removed"}
+                       for k, i in idle]
+            for stats, width in zip(self.stats, net.widths[1:]):
+                stats.neurons = width
         first = self.first
         return ExtractResult(
             network=net, queries=self.oracle.queries - self.start_queries, widths=net.widths,
             status="complete" if not self.unidentified else "partial", unidentified=list(self.unidentified),
             layers=self.stats, oracle=self.oracle.arithmetic, seed=self.seed,
             hyperplanes=list(first.hyperplanes) if first else [], boundary_points=self.boundary_points(),
-            verification=self.verification())
+            verification=self.verification(), removed=removed)
 
     def verification(self) -> dict:
         """What the recovered network was last compared with the oracle on: the verification lines (every kink

@@ -224,6 +224,25 @@ class Network:
         from .netformat import network_to_dict
         return network_to_dict(self)
 
+    def without_idle_neurons(self) -> tuple["Network", list[tuple[int, int]]]:
+        """The same function without the hidden neurons whose outgoing weights are all 0 (nothing downstream
+        sees them), and the (layer, neuron) removed (layers from 1, neurons numbered as in self).  Layers are
+        pruned from the last, as removing a neuron may leave those feeding only it idle; each keeps one neuron."""
+        weights = [list(map(list, w)) for w in self.weights]
+        biases = [list(b) for b in self.biases]
+        removed = []
+        for k in range(len(weights) - 2, -1, -1):     # layer k's rows are still those of self here
+            idle = [i for i in range(len(weights[k])) if all(row[i] == 0 for row in weights[k + 1])]
+            idle = idle[:len(weights[k]) - 1]
+            for i in reversed(idle):
+                del weights[k][i], biases[k][i]
+                for row in weights[k + 1]:
+                    del row[i]
+            removed += [(k + 1, i) for i in idle]
+        if not removed:
+            return self, []
+        return Network(weights, biases, self.meta), sorted(removed)
+
     # ------------------------------------------------------------- identity
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Network) and self.weights == other.weights and self.biases == other.biases

@@ -17,7 +17,7 @@ slope jumps there by exactly U_oz |grad z . d| for that W_zj.
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 from flint import fmpq
 
@@ -25,11 +25,12 @@ from .arith import dot, max_abs
 from .deeper_layers import LayerNeuron, PartialNetwork, room_at, search_point
 from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
-from .signs import solve_linear_exact
+from .signs import solve_linear_exact, undetermined_columns
 
 Q = fmpq
-BOUNDARY_LINES = 64      # random lines searched for points of B_j, per layer-(L-1) neuron j
+BOUNDARY_LINES = 256     # random lines searched for points of B_j, per layer-(L-1) neuron j (no queries for those where no z is on)
 CHECK_POINTS = 1         # points of B_j, past those that fix the weights, whose bends must agree exactly
+COMBINATION_POINTS = 6  # points in a row adding no equation before weights_up_to_combination takes one solution
 KINK_LINES = 16          # random lines scanned for kinks of B_z where j is on (weights_from_line_kinks)
 
 
@@ -47,14 +48,31 @@ def weights_from_output_bends(ev: Evaluator, known: PartialNetwork, out_w: Seque
     return found
 
 
+def weights_up_to_combination(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
+                              unmeasured: Sequence[tuple[int, int]], rng: random.Random,
+                              near: dict[int, Sequence[Q]] | None = None) -> dict[tuple[int, int], tuple[Q, bool]]:
+    """As weights_from_output_bends, but where the bends' equations stay underdetermined after COMBINATION_POINTS
+    points in a row add nothing (last-layer neurons z, z' active together at every point of B_j seen, so only
+    sum_z U_oz W_zj shows), one exact solution (the free weights 0): (W_zj, whether the equations fix it).
+    Where those neurons are active together wherever j is on, every solution gives the same function."""
+    found: dict[tuple[int, int], tuple[Q, bool]] = {}
+    for j in sorted({j for _, j in unmeasured}):
+        zs = sorted(z for z, j2 in unmeasured if j2 == j)
+        others = [j2 for _, j2 in unmeasured if j2 != j]
+        found.update(_weights_for(ev, known, out_w, j, zs, others, rng, (near or {}).get(j), particular=True))
+    return found
+
+
 def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]], j: int, zs: Sequence[int],
-                 others: Sequence[int], rng: random.Random, near: Sequence[Q] | None) -> dict[tuple[int, int], Q]:
+                 others: Sequence[int], rng: random.Random, near: Sequence[Q] | None, particular: bool = False
+                 ) -> dict[tuple[int, int], Any]:
     """The weights W_zj, z in zs, from bends at points of B_j where every `others` neuron is off (there the
     recovered last layer is exact but for W_.j): the weights of the z seen active at some point, once their
-    equations have a unique solution that CHECK_POINTS further points also satisfy."""
+    equations have a unique solution that CHECK_POINTS further points also satisfy.  With `particular`, once
+    COMBINATION_POINTS points in a row leave the rank as it was, one solution: (weight, determined) each."""
     rows: list[list[Q]] = []
     rhs: list[Q] = []
-    since_unique, width = 0, 0
+    since_unique, width, rank, stale = 0, 0, 0, 0
     for p in _points_of_boundary(known, j, rng, near):
         if any(known.values(p)[-2][o] >= 0 for o in others):
             continue
@@ -70,7 +88,14 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
         since_unique = 0 if not unique else 1 if len(seen) > width else since_unique + 1
         width = len(seen)
         if since_unique > CHECK_POINTS:
-            return {(zs[c], j): w for c, w in zip(seen, x)}
+            return {(zs[c], j): (w, True) if particular else w for c, w in zip(seen, x)}
+        pivots = len(solve_linear_exact([[row[c] for c in seen] for row in rows], [fmpq(0)] * len(rows),
+                                        len(seen))[1]) if particular else 0
+        stale = stale + 1 if pivots == rank else 0
+        rank = pivots
+        if particular and stale >= COMBINATION_POINTS:
+            loose = undetermined_columns([[row[c] for c in seen] for row in rows], len(seen))
+            return {(zs[c], j): (w, c_i not in loose) for c_i, (c, w) in enumerate(zip(seen, x))}
     return {}
 
 

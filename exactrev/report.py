@@ -163,9 +163,11 @@ def render_html(report: dict, title: str = "exactrev run") -> str:
         data = base64.b64encode(png).decode()
         parts.append(f'<figure><img src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
                      "</figcaption></figure>")
-    if report.get("unidentified"):
-        parts.append("<h2>Unidentified</h2>" + _table([[_text(u.get("layer")), _text(u.get("neuron")), u.get("reason", "")]
-                                                        for u in report["unidentified"]], ["layer", "neuron", "reason"]))
+    for key, heading in (("unidentified", "Unidentified"), ("removed", "Removed (no effect on the output)")):
+        if report.get(key):
+            parts.append(f"<h2>{heading}</h2>" + _table([[_text(u.get("layer")), _text(u.get("neuron")),
+                                                          u.get("reason", "")] for u in report[key]],
+                                                        ["layer", "neuron", "reason"]))
     cert = report.get("certificate")
     if cert:
         parts.append("<h2>Certificate</h2>" + _table([(k, _text(cert.get(k))) for k in

@@ -216,6 +216,34 @@ def _zeros(neuron, rng: random.Random, scale: int, count: int) -> list:
     return found[:count]
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_deeper_formula_is_refuted_where_the_other_new_neurons_change_and_true_neurons_never_are(seed):
+    """With layer 2 tentatively built from the target's neurons and the formula a layer-3 neuron shows in the
+    region of layer 2 its walk stayed in, predicted points of that formula where the other layer-2 neurons
+    switch otherwise show no kink; a true layer-2 neuron's boundary is there whatever they do."""
+    from exactrev.deeper_layers import Anchor, LayerNeuron, Walk
+    net = random_network([4, 6, 6, 6, 1], seed=seed)
+    known3 = PartialNetwork(4, target_layers(net, 2))
+    x0 = _zeros(LayerNeuron(known3, net.weights[2][0], net.biases[2][0]), random.Random(seed), 4, 1)[0]
+    known, true, deeper = _layer_formulas(net, 2, 0, x0)
+    rows2 = [[fmpq(v.numerator, v.denominator) for v in r] for r in net.weights[1]]
+    bias2 = [fmpq(b.numerator, b.denominator) for b in net.biases[1]]
+    tentative = PartialNetwork(4, target_layers(net, 1) + [KnownLayer(rows2 + [deeper.row], bias2 + [deeper.bias],
+                                                                      False)])
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+
+    def walk_from(neuron: LayerNeuron, x) -> Walk:
+        return Walk([Anchor(x, neuron.value_grad(x)[1])], [None] * 6, "layer")
+
+    assert deeper.value(x0) == 0
+    assert walker.refuted_elsewhere(deeper, tentative, 6, walk_from(deeper, x0))
+    for z in range(6):
+        neuron = LayerNeuron(known, rows2[z], bias2[z])
+        y = _zeros(neuron, random.Random(z), 4, 1)[0]
+        assert not walker.refuted_elsewhere(neuron, tentative, z, walk_from(neuron, y))
+
+
 def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk():
     """4-6-6-6-1 seed 2's layer-2 neuron 4 is off on about 1% of directions only: lines through boxes at 0
     rarely meet its boundary, too rarely to confirm it; every other line through a box around a point of the

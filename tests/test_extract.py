@@ -7,12 +7,13 @@ import random
 from fractions import Fraction
 
 import pytest
+from flint import fmpq
 from hypothesis import given, settings, strategies as st
 
 from exactrev import Network, Oracle, canonical_form, certify, extract, random_network
 from exactrev.compare import layer_errors
-from exactrev.deeper_layers import KnownLayer, PartialNetwork
-from exactrev.extract import Extraction, _same_neuron
+from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
+from exactrev.extract import Extraction, LayerStats, _same_neuron
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -77,6 +78,52 @@ def test_two_hidden_layers_exactly(widths, seed):
     assert canonical_form(result.network) == canonical_form(net)
     assert [s.neurons for s in result.layers] == widths[1:]
     assert sum(s.queries for s in result.layers) == result.queries
+
+
+def test_a_complete_result_drops_neurons_nothing_reads_and_says_so():
+    """A layer-1 plane that no layer-2 neuron bends on (all its outgoing weights 0) is dropped from a complete
+    network, with its layer-2 column; the function is the same and `removed` names it."""
+    net = random_network([3, 4, 3, 1], seed=1)
+    run = Extraction(Oracle.from_network(net), 0)
+    rows2 = [list(map(to_fmpq, r)) + [to_fmpq(0)] for r in net.weights[1]]
+    run.layers = [KnownLayer([list(map(to_fmpq, r)) for r in net.weights[0]] + [[to_fmpq(1)] * 3],
+                             list(map(to_fmpq, net.biases[0])) + [to_fmpq(0)], True),
+                  KnownLayer(rows2, list(map(to_fmpq, net.biases[1])), True)]
+    run.output = ([list(map(to_fmpq, r)) for r in net.weights[2]], list(map(to_fmpq, net.biases[2])))
+    run.stats = [LayerStats(5, 10), LayerStats(3, 10), LayerStats(1, 10)]
+    result = run.result()
+    assert result.status == "complete" and result.network == net and result.widths == [3, 4, 3, 1]
+    assert [(u["layer"], u["neuron"]) for u in result.removed] == [(1, 4)]
+    assert [s.neurons for s in result.layers] == [4, 3, 1]
+    assert json.loads(json.dumps(result.to_report()))["removed"][0]["neuron"] == 4
+    run.unidentified.append({"layer": 2, "neuron": 0, "reason": "test"})     # partial: neuron numbers kept
+    assert run.result().widths == [3, 5, 3, 1] and not run.result().removed
+
+
+def test_always_active_last_layer_neurons_are_folded_exactly_even_when_the_signs_fail():
+    """3-6-6-6-2 seed 1: layer-3 neurons 0 and 3 are on everywhere (no boundary to walk) and layer-2 neurons 2
+    and 3 are on at under 5% of points near 0.  With layer 3 known without the two, the output's free fit
+    succeeds on points where those are off and only the sign solve fails; the fold then fits the always-on
+    part on points where each layer-2 neuron is on too, and the function is the target's exactly."""
+    net = random_network([3, 6, 6, 6, 2], seed=1)
+    run = Extraction(Oracle.from_network(net), 0)
+    layers = target_layers(net)
+    layers[2] = KnownLayer([layers[2].rows[i] for i in (1, 2, 4, 5)], [layers[2].bias[i] for i in (1, 2, 4, 5)],
+                           False)
+    below = PartialNetwork(3, layers[:2])
+    rng = random.Random(0)
+    anchors = []
+    for row, bias in zip(layers[2].rows, layers[2].bias):       # a point of each B_z, with its gradient
+        neuron = LayerNeuron(below, row, bias)
+        x = next(zs[0] for zs in (neuron.zeros_on_line([fmpq(rng.randint(-1024, 1024), 256) for _ in range(3)],
+                                                       [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(3)],
+                                                       fmpq(-16), fmpq(16)) for _ in range(1000)) if zs)
+        anchors.append((x, neuron.value_grad(x)[1]))
+    run.layers, run.anchors = layers, [[], [], anchors]
+    run.solve_output()
+    assert [u["reason"].startswith("some neurons of this layer never change sign") for u in run.unidentified] == [True]
+    result = run.result()
+    assert result.widths == [3, 6, 6, 8, 2] and certify(net, result.network).verdict == "equivalent"
 
 
 def test_report_has_the_promised_keys():
@@ -392,3 +439,43 @@ def test_weights_of_neurons_on_all_along_a_walk_are_inferred_when_the_others_are
     on = [j for j in range(6) if sides[(wi, j)] == 1]
     ratios = {inferred[(wi, j)] / to_fmpq(net.weights[2][4][j]) for j in on}
     assert on and len(ratios) == 1 and ratios.pop() > 0
+
+
+def test_points_a_rejected_walk_explained_are_passed_on_to_the_next_layer():
+    """A pending point on the plane a walk followed, in the same region, is not walked again; if that walk's
+    neuron is then rejected (a deeper neuron), the point goes on to layer k+1 with the walk's own point: the
+    final check's points on a deeper boundary were otherwise lost every round (4-6-6-6-1 seed 1)."""
+    net = random_network([3, 5, 4, 1], seed=2)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, 1, last_fixed=False)
+    run.anchors = [[([-b * v / sum(u * u for u in w) for v in w], list(w)) for w, b in
+                    zip(run.layers[0].rows, run.layers[0].bias)]]
+    known = PartialNetwork(3, run.layers)
+    rng = random.Random(0)
+
+    def points_on(z: int, count: int) -> list[BoundaryPoint]:
+        """`count` points of layer-2 neuron z's boundary on one plane piece, in one region of layer 1."""
+        neuron = LayerNeuron(known, list(map(to_fmpq, net.weights[1][z])), to_fmpq(net.biases[1][z]))
+        while True:
+            p = [fmpq(rng.randint(-1024, 1024), 512) for _ in range(3)]
+            zs = neuron.zeros_on_line(p, [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(3)], fmpq(-8), fmpq(8))
+            if zs and min(abs(v) for v in known.values(zs[0])[0]) > fmpq(1, 8):
+                x, g = zs[0], neuron.value_grad(zs[0])[1]
+                step = [fmpq(1, 2 ** 20) * v for v in _cross_any(g)]
+                xs = [[a + i * b for a, b in zip(x, step)] for i in range(count)]
+                assert len({known.region_key(y) for y in xs}) == 1
+                return [BoundaryPoint(tuple(y), tuple(g), fmpq(0), [], [], ()) for y in xs]
+
+    rejected, kept = points_on(0, 3), points_on(1, 1)
+    settle = Extraction.settle
+    run.settle = lambda walker, neuron, notes, walk: (
+        settle(run, walker, neuron, notes, walk)[:2] + (not any(a.x == list(rejected[0].x) for a in walk.anchors[:1]),))
+    left = run.next_layer(rejected + kept)
+    assert isinstance(left, list) and len(run.layers) == 2
+    assert sorted(bp.x for bp in left) == sorted(bp.x for bp in rejected)
+
+
+def _cross_any(g: list) -> list:
+    """A nonzero vector perpendicular to g (3-d)."""
+    e = [fmpq(1), fmpq(0), fmpq(0)] if g[1] != 0 or g[2] != 0 else [fmpq(0), fmpq(1), fmpq(0)]
+    return [g[1] * e[2] - g[2] * e[1], g[2] * e[0] - g[0] * e[2], g[0] * e[1] - g[1] * e[0]]

@@ -275,3 +275,26 @@ def test_flint_rational_inputs_give_the_same_exact_outputs_as_fractions():
     assert net.evaluate_batch([[fmpq(v.numerator, v.denominator) for v in p] for p in pts]) == net.evaluate_batch(pts)
     oracle = Oracle.from_network(net)
     assert oracle.batch([[fmpq(v.numerator, v.denominator) for v in p] for p in pts]) == net.evaluate_batch(pts)
+
+
+@LAW
+@given(net_and_points(), st.data())
+def test_removing_idle_neurons_keeps_the_function_and_every_neuron_with_an_outgoing_weight(
+        case: tuple[Network, list], data: st.DataObject) -> None:
+    net, xs = case
+    weights = [[list(row) for row in w] for w in net.weights]
+    for k in range(1, len(weights)):         # zero some columns: neurons of layer k that nothing reads
+        for i in range(len(weights[k][0])):
+            if data.draw(st.booleans()):
+                for row in weights[k]:
+                    row[i] = 0
+    idle_net = Network(weights, net.biases)
+    pruned, removed = idle_net.without_idle_neurons()
+    assert all(slow_eval(pruned, x) == slow_eval(idle_net, x) for x in xs)
+    assert sum(pruned.widths[1:-1]) == idle_net.num_hidden - len(removed)
+    assert all(width >= 1 for width in pruned.widths)
+    last = len(weights) - 1
+    assert all(all(row[i] == 0 for row in idle_net.weights[k]) for k, i in removed if k == last)
+    for k in range(1, len(pruned.weights)):  # what is left is read by the layer above, unless it is alone
+        for i in range(len(pruned.weights[k][0])):
+            assert any(row[i] != 0 for row in pruned.weights[k]) or len(pruned.weights[k][0]) == 1

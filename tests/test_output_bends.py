@@ -61,3 +61,27 @@ def test_output_bends_never_give_a_wrong_weight(seed, shape, how, data):
     found, _ = _recover(net, missing, seed, how)
     assert set(found) <= set(missing)
     assert all(w == to_fmpq(net.weights[-2][z][j]) for (z, j), w in found.items())
+
+
+def test_weights_seen_only_in_combination_get_one_solution_that_gives_the_same_function():
+    """3-6-6-6-2 seed 4: wherever layer-2 neuron 3 is on (near 0 only), layer-3 neurons 0, 1 and 5 are all on
+    and 2, 4 all off, so the output's bends across B_3 show only two combinations (one per output) of W_03,
+    W_13, W_53 (W_33 is fixed: neuron 3 is on at some of those points only).  One solution is taken, flagged
+    as not fixed; the function is the target's.  weights_from_output_bends gives nothing there."""
+    from exactrev import Network, certify
+    from exactrev.output_bends import weights_up_to_combination
+    net = random_network([3, 6, 6, 6, 2], seed=4)
+    missing = [(z, 3) for z in range(6)]
+    known, out_w = _known_without(net, missing)
+    found = weights_up_to_combination(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)),
+                                      known, out_w, missing, random.Random(0))
+    assert sorted(found) == [(0, 3), (1, 3), (3, 3), (5, 3)]
+    assert found[(3, 3)] == (to_fmpq(net.weights[2][3][3]), True)        # neuron 3 is on only on part of it
+    assert not all(found[(z, 3)][1] for z in (0, 1, 5))
+    for (z, j), (w, _) in found.items():
+        known.layers[-1].rows[z][j] = w
+    weights = [layer.rows for layer in known.layers] + [net.weights[-1]]
+    biases = [layer.bias for layer in known.layers] + [net.biases[-1]]
+    assert certify(net, Network(weights, biases)).verdict == "equivalent"
+    assert weights_from_output_bends(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)),
+                                     _known_without(net, missing)[0], out_w, missing, random.Random(0)) == {}

@@ -14,6 +14,7 @@ from exactrev.report import boundary_grid, load_run, render_html
 def _run_report(net):
     return {"queries": 10, "status": "complete", "widths": net.widths, "oracle": "exact", "seed": 0,
             "wall_seconds": 0.1, "unidentified": [{"layer": 2, "neuron": 1, "reason": "never active"}],
+            "removed": [{"layer": 1, "neuron": 3, "reason": "all outgoing weights 0"}],
             "layers": [{"neurons": w, "queries": 5, "max_rel_error": 0} for w in net.widths[1:]],
             "network": network_to_dict(net), "boundary_points": [[0.5, 0.25]],
             "certificate": {"verdict": "equivalent", "method": "canonical", "reason": "identical canonical forms",
@@ -37,7 +38,7 @@ def test_report_command_writes_html_and_png(tmp_path):
     assert main(["report", str(run), "--html", str(html_out), "--png", str(png_out)]) == 0
     page = html_out.read_text()
     assert page.count("data:image/png;base64,") == 2      # boundary picture + per-layer statistics
-    assert "never active" in page and "equivalent" in page
+    assert "never active" in page and "equivalent" in page and "all outgoing weights 0" in page
     assert png_out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -64,6 +64,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
             v = result.verification
             print(f"  checked against the target on {v['lines']} lines ({v['kinks']} kinks) and {v['points']} points "
                   "(evidence; `exactrev certify` gives a proof)")
+        for u in result.removed:
+            print(f"  removed (layer {u['layer']}, neuron {u['neuron']}): {u['reason']}")
         for u in result.unidentified:
             where = f"layer {u['layer']}" + (f", neuron {u['neuron']}" if u.get("neuron") is not None else "")
             print(f"  unidentified ({where}): {u['reason']}")
