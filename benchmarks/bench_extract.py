@@ -5,13 +5,15 @@ Compares the recovered canonical form with the target's (the target is used only
 Writes results/extract.json and .md (or results/NAME.json and .md with --out NAME).
 
     python3 benchmarks/bench_extract.py [--nets 10-20-20-1,8-16-16-3] [--seeds 1]
-    python3 benchmarks/bench_extract.py --deep     # three hidden layers, 6 seeds each, 300 s limit, certified: extract_deep
+    python3 benchmarks/bench_extract.py --deep [--jobs 2]   # three hidden layers, 6 seeds each, 300 s limit,
+                                                            # certified: extract_deep
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import time
 
 from exactrev import Oracle, canonical_form, certify, extract, random_network
@@ -52,6 +54,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
     ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
+    ap.add_argument("--jobs", type=int, default=1, help="extractions run at once (processes)")
     ap.add_argument("--certify", action="store_true", help="also certify each recovered network against the target")
     ap.add_argument("--deep", action="store_true",
                     help=f"--nets {DEEP} --seeds 6 --time-limit 300 --certify (--out extract_deep unless given)")
@@ -59,12 +62,18 @@ def main() -> None:
     if args.deep:
         args.nets, args.seeds, args.time_limit, args.certify = DEEP, 6, 300.0, True
         args.out = "extract_deep" if args.out == "extract" else args.out
+    jobs = [(parse_widths(text), seed, args.time_limit, args.certify)
+            for text in args.nets.split(",") for seed in range(args.seeds)]
     rows: list[dict] = []
-    for text in args.nets.split(","):
-        for seed in range(args.seeds):
-            rows.append(run(parse_widths(text), seed, args.time_limit, args.certify))
-            print(rows[-1], flush=True)
+    with multiprocessing.Pool(args.jobs) as pool:   # in order; times are each run's own (noisier with jobs > 1)
+        for row in pool.imap(_run, jobs):
+            rows.append(row)
+            print(row, flush=True)
             write(rows, args.out)          # after every network, so a long run keeps what it measured
+
+
+def _run(job: tuple) -> dict:
+    return run(*job)
 
 
 def write(rows: list[dict], name: str) -> None:

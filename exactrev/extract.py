@@ -46,7 +46,7 @@ VERIFY_REGIONS = 768        # linear regions of the recovered network checked wi
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
 ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
-FOLD_SEARCHES = 256            # random points (boxes of half-width 1..128) searched for points where a neuron is on
+FOLD_SEARCHES = 256            # random points (boxes of half-width 1..128) searched for points where a neuron is on (off)
 FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
 OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
@@ -879,7 +879,8 @@ class Extraction:
         return True
 
     def output_points(self, known: PartialNetwork, width: int) -> list[list[fmpq]]:
-        """Points on both sides of each last-layer neuron's boundary, plus random points for the check; all
+        """Points on both sides of each last-layer neuron's boundary (next to its walk's point, or found by a
+        search if that one is where an unmeasured weight matters), plus random points for the check; all
         where the last layer's unmeasured weights do not matter (their layer-(L-1) neurons off), if enough
         such random points are found."""
         pts = []
@@ -888,6 +889,12 @@ class Extraction:
             for s in (1, -1):
                 pts.append([xi + s * step * gi for xi, gi in zip(x, g)])
         pts = [x for x in pts if self.unmeasured_off(known, x)]
+        for z in range(width):           # both signs of every h_z, or its |h_z| column is not determined
+            for side in (1, -1):
+                if not any(side * known.values(x)[-1][z] > 0 for x in pts):
+                    found = (p for p, _ in (search_point(self.oracle.input_dim, i, self.rng) for i in range(FOLD_SEARCHES))
+                             if side * known.values(p)[-1][z] > 0 and self.unmeasured_off(known, p))
+                    pts += list(itertools.islice(found, 1))
         for tries in range(OUTPUT_POINT_TRIES):
             if len(pts) >= 2 * width + 1 + EXTRA_CHECK_POINTS:
                 break

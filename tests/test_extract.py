@@ -479,3 +479,24 @@ def _cross_any(g: list) -> list:
     """A nonzero vector perpendicular to g (3-d)."""
     e = [fmpq(1), fmpq(0), fmpq(0)] if g[1] != 0 or g[2] != 0 else [fmpq(0), fmpq(1), fmpq(0)]
     return [g[1] * e[2] - g[2] * e[1], g[2] * e[0] - g[0] * e[2], g[0] * e[1] - g[1] * e[0]]
+
+
+def test_output_points_show_both_sides_of_every_last_layer_neuron_where_unmeasured_weights_do_not_matter():
+    """The output's fit needs points on both sides of each B_z, all where the last layer's unmeasured weights
+    do not matter; when the points beside the walks' anchors are where they do, others are searched for."""
+    net = random_network([3, 5, 4, 2], seed=2)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, last_fixed=False)
+    known = PartialNetwork(3, run.layers)
+    j = 3
+    x = next(p for p in (_grid_point_q(random.Random(i)) for i in range(1000)) if known.values(p)[-2][j] > 0)
+    run.anchors = [[], [], [(x, [to_fmpq(1)] * 3)] * 4]
+    run.unmeasured = {(1, j): {"layer": 3, "neuron": 1, "reason": "test"}}
+    pts = run.output_points(known, 4)
+    assert all(known.values(p)[-2][j] <= 0 for p in pts)
+    assert all(any(s * known.values(p)[-1][z] > 0 for p in pts) for z in range(4) for s in (1, -1))
+    assert run.oracle.queries == 0
+
+
+def _grid_point_q(rng: random.Random) -> list:
+    return [fmpq(rng.randint(-512, 512), 256) for _ in range(3)]
