@@ -46,7 +46,7 @@ VERIFY_REGIONS = 768        # linear regions of the recovered network checked wi
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
 ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
-FOLD_SEARCHES = 256            # random points (boxes of half-width 1..128) searched for points where a neuron is on (off)
+SEARCH_POINTS = 256            # random points searched for one where a neuron is on or off (see _points_where)
 FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
 OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
@@ -96,7 +96,7 @@ class ExtractResult:
     hyperplanes: list[tuple[list, Any]] = field(default_factory=list)
     boundary_points: list[list[Any]] = field(default_factory=list)   # located points on boundaries (for plots)
     verification: dict = field(default_factory=dict)   # what the last check compared (see Extraction.verification)
-    removed: list[dict] = field(default_factory=list)  # idle neurons dropped from a complete network (layer, neuron, reason)
+    removed: list[dict] = field(default_factory=list)  # idle neurons dropped from a complete network
 
     def to_report(self) -> dict:
         """The JSON-ready report of `exactrev extract --report` (numbers as "p/q" strings)."""
@@ -834,20 +834,17 @@ class Extraction:
         Fit y = sum_z A_z relu(h_z) + sum_j g_j a_j + c with a = layer L-1's activations (signs of layer L
         taken as found: relu(-h) = relu(h) - h is absorbed by g and c), verified on extra points, and
         realise sum_j g_j a_j exactly by two always-active neurons (positive and negative parts, bias 1,
-        output weights +1 and -1).  The points include FOLD_ON_POINTS where each a_j is on, if a search finds them (no
-        queries to find it), and the fit must be unique on every feature nonzero at some point: a neuron of
-        layer L-1 rarely on would otherwise get g_j = 0 unseen.  The function is then exact where the points
-        reach; the architecture is not the target's."""
+        output weights +1 and -1).  The points include FOLD_ON_POINTS where each a_j is on, if a search finds
+        them (no queries to find them), and the fit must be unique on every feature nonzero at some point: a
+        neuron of layer L-1 rarely on would otherwise get g_j = 0 unseen.  The function is then exact where the
+        points reach; the architecture is not the target's."""
         width = len(self.layers[-1].rows)
         prev_width = len(self.layers[-2].rows)
         extra = [_grid_point(self.oracle.input_dim, self.rng)
                  for _ in range(width + prev_width + 1 + EXTRA_CHECK_POINTS - len(pts))]
         for j in range(prev_width):
             missing = FOLD_ON_POINTS - sum(known.values(x)[-2][j] > 0 for x in pts + extra)
-            if missing > 0:
-                on = (p for p, _ in (search_point(self.oracle.input_dim, i, self.rng) for i in range(FOLD_SEARCHES))
-                      if known.values(p)[-2][j] > 0)
-                extra += list(itertools.islice(on, missing))
+            extra += _points_where(self.oracle.input_dim, self.rng, lambda p: known.values(p)[-2][j] > 0, missing)
         pts += extra
         ys += self.dev.points(extra)
         feats = []
@@ -892,9 +889,8 @@ class Extraction:
         for z in range(width):           # both signs of every h_z, or its |h_z| column is not determined
             for side in (1, -1):
                 if not any(side * known.values(x)[-1][z] > 0 for x in pts):
-                    found = (p for p, _ in (search_point(self.oracle.input_dim, i, self.rng) for i in range(FOLD_SEARCHES))
-                             if side * known.values(p)[-1][z] > 0 and self.unmeasured_off(known, p))
-                    pts += list(itertools.islice(found, 1))
+                    pts += _points_where(self.oracle.input_dim, self.rng, lambda p: side * known.values(p)[-1][z] > 0
+                                         and self.unmeasured_off(known, p), 1)
         for tries in range(OUTPUT_POINT_TRIES):
             if len(pts) >= 2 * width + 1 + EXTRA_CHECK_POINTS:
                 break
@@ -990,6 +986,13 @@ def _grid_point(n: int, rng: random.Random) -> list[fmpq]:
 def _points_in_boxes(n: int, count: int, rng: random.Random) -> list[list[fmpq]]:
     """`count` random points, the i-th uniform in the box of half-width 2^(i mod 6) (1..32) at 0."""
     return [[fmpq(rng.randint(-1024, 1024), 1024) * 2 ** (i % 6) for _ in range(n)] for i in range(count)]
+
+
+def _points_where(n: int, rng: random.Random, keep: Callable[[list[fmpq]], bool], count: int) -> list[list[fmpq]]:
+    """Up to `count` points where `keep` holds among SEARCH_POINTS random ones (deeper_layers.search_point:
+    boxes of half-width 1..128 at 0); no queries."""
+    found = (p for p, _ in (search_point(n, i, rng) for i in range(SEARCH_POINTS)) if keep(p))
+    return list(itertools.islice(found, max(count, 0)))
 
 
 def _has_normal(rows: Sequence[Sequence[fmpq]], normal: Sequence[fmpq]) -> bool:

@@ -28,7 +28,8 @@ from .numbers import to_fmpq
 from .signs import solve_linear_exact, undetermined_columns
 
 Q = fmpq
-BOUNDARY_LINES = 256     # random lines searched for points of B_j, per layer-(L-1) neuron j (no queries for those where no z is on)
+BOUNDARY_LINES = 256     # random lines searched for points of B_j, per layer-(L-1) neuron j (a point costs
+                         # queries only where some z is active)
 CHECK_POINTS = 1         # points of B_j, past those that fix the weights, whose bends must agree exactly
 COMBINATION_POINTS = 6  # points in a row adding no equation before weights_up_to_combination takes one solution
 KINK_LINES = 16          # random lines scanned for kinks of B_z where j is on (weights_from_line_kinks)
@@ -40,12 +41,7 @@ def weights_from_output_bends(ev: Evaluator, known: PartialNetwork, out_w: Seque
     """W_zj for the (z, j) in `unmeasured` that the output's bends across B_j determine exactly (layers of
     `known` all sign-fixed, the last one's unmeasured weights 0; out_w the output weights U; near[j] a known
     point of B_j, around which half the search goes: a neuron active only far out has its boundary there)."""
-    found: dict[tuple[int, int], Q] = {}
-    for j in sorted({j for _, j in unmeasured}):
-        zs = sorted(z for z, j2 in unmeasured if j2 == j)
-        others = [j2 for _, j2 in unmeasured if j2 != j]
-        found.update(_weights_for(ev, known, out_w, j, zs, others, rng, (near or {}).get(j)))
-    return found
+    return _each_neuron(ev, known, out_w, unmeasured, rng, near, particular=False)
 
 
 def weights_up_to_combination(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
@@ -55,11 +51,18 @@ def weights_up_to_combination(ev: Evaluator, known: PartialNetwork, out_w: Seque
     points in a row add nothing (last-layer neurons z, z' active together at every point of B_j seen, so only
     sum_z U_oz W_zj shows), one exact solution (the free weights 0): (W_zj, whether the equations fix it).
     Where those neurons are active together wherever j is on, every solution gives the same function."""
-    found: dict[tuple[int, int], tuple[Q, bool]] = {}
+    return _each_neuron(ev, known, out_w, unmeasured, rng, near, particular=True)
+
+
+def _each_neuron(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[Q]],
+                 unmeasured: Sequence[tuple[int, int]], rng: random.Random, near: dict[int, Sequence[Q]] | None,
+                 particular: bool) -> dict[tuple[int, int], Any]:
+    """_weights_for each layer-(L-1) neuron j of the unmeasured weights, the others' j off."""
+    found: dict[tuple[int, int], Any] = {}
     for j in sorted({j for _, j in unmeasured}):
         zs = sorted(z for z, j2 in unmeasured if j2 == j)
         others = [j2 for _, j2 in unmeasured if j2 != j]
-        found.update(_weights_for(ev, known, out_w, j, zs, others, rng, (near or {}).get(j), particular=True))
+        found.update(_weights_for(ev, known, out_w, j, zs, others, rng, (near or {}).get(j), particular))
     return found
 
 
