@@ -85,19 +85,18 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
         rows += [row for row, _ in eqs]
         rhs += [r for _, r in eqs]
         seen = [c for c in range(len(zs)) if any(row[c] != 0 for row in rows)]
-        x, _, unique = solve_linear_exact([[row[c] for c in seen] for row in rows], rhs, len(seen))
+        system = [[row[c] for c in seen] for row in rows]
+        x, pivots, unique = solve_linear_exact(system, rhs, len(seen))    # consistent: len(pivots) is the rank
         if x is None:
             return {}
         since_unique = 0 if not unique else 1 if len(seen) > width else since_unique + 1
         width = len(seen)
         if since_unique > CHECK_POINTS:
             return {(zs[c], j): (w, True) if particular else w for c, w in zip(seen, x)}
-        pivots = len(solve_linear_exact([[row[c] for c in seen] for row in rows], [fmpq(0)] * len(rows),
-                                        len(seen))[1]) if particular else 0
-        stale = stale + 1 if pivots == rank else 0
-        rank = pivots
+        stale = stale + 1 if len(pivots) == rank else 0
+        rank = len(pivots)
         if particular and stale >= COMBINATION_POINTS:
-            loose = undetermined_columns([[row[c] for c in seen] for row in rows], len(seen))
+            loose = undetermined_columns(system, len(seen))
             return {(zs[c], j): (w, c_i not in loose) for c_i, (c, w) in enumerate(zip(seen, x))}
     return {}
 
