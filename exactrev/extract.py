@@ -27,6 +27,7 @@ from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, Fir
                           extract_first_layer)
 from .extract_numeric import NumericLayers
 from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
+from .layer_signs import SignSystem, sign_system
 from .network import Network
 from .output_bends import weights_from_line_kinks, weights_from_output_bends, weights_up_to_combination
 from .numbers import format_rational, to_fmpq
@@ -154,7 +155,7 @@ class Extraction:
         self.seed = seed
         self.time_limit = time_limit
         self.check = OracleCheck(oracle, seed=seed)
-        guard = _Guard(self.check, None if time_limit is None else time.monotonic() + time_limit)
+        guard = self.guard = _Guard(self.check, None if time_limit is None else time.monotonic() + time_limit)
         self.ar = Arith(oracle.arithmetic, oracle.dps)
         self.ev = _GuardedEvaluator(oracle, self.ar, guard)
         self.dev = _GuardedEvaluator(oracle, Arith("exact", fmpq_backend=True), guard) if self.ar.exact else self.ev
@@ -490,9 +491,14 @@ class Extraction:
         solution = self.solve_layer_signs(known, walks, k)
         if solution is None:
             return None
-        used, signs, biases, inferred, sides = solution
+        used, signs, biases, inferred, sides, earlier = solution
         leftover += [bp for w in walks if not any(w is u for u in used) for bp in origin[id(w)]]
         walks = used
+        for (z, j), p in earlier.items():       # layer k-1's weights its walks missed, from layer k's equations
+            self.measured(z, j, p)
+        if earlier:
+            known = PartialNetwork(self.oracle.input_dim, self.layers)
+            walker = BoundaryWalker(self.dev, known, self.rng)
         prev = self.layers[-1]
         for j, t in enumerate(signs):
             if t is None:
@@ -646,10 +652,13 @@ class Extraction:
         the (constant) side of B_j along the walk: linear, so it is solved with the rest.  If the walks
         together admit no sign vector, the largest consistent subset grown greedily from one of the first
         walks is used instead (a walk of a deeper neuron that never met an unknown boundary looks like a
-        layer-k walk until its equations contradict the others).  With the signs known, u_zj = 0 wherever j is
+        layer-k walk until its equations contradict the others).  A sign no equation uses is t_j = s_j if some
+        walk's u_zj is not 0 (SignSystem.signs_from_weights).  With the signs known, u_zj = 0 wherever j is
         off all along the walk (t_j != s_j); that may pin down the u's the signs' system left free.
+        Layer k-1's weights that its own walks could not measure are unknowns too (see SignSystem).
         Gradient equations come from anchors in distinct regions (a walk may cross one boundary back and forth).
-        Returns (walks used, signs, biases per walk, u per (walk, j), s per (walk, j)) or None.
+        Returns (walks used, signs, biases per walk, u per (walk, j), s per (walk, j), layer k-1's weights
+        measured here per (z, j)) or None.
         """
         sol, system = self.sign_solution(known, walks)
         if sol is None:
@@ -657,7 +666,8 @@ class Extraction:
             for first in range(min(3, len(walks))):
                 chosen = [walks[first]]
                 for w in walks:
-                    if w is not walks[first] and _consistent(self.sign_system(known, chosen + [w])):
+                    self.guard.in_time()        # many walks make many exact solves, and no queries
+                    if w is not walks[first] and self.sign_system(known, chosen + [w]).consistent():
                         chosen.append(w)
                 if len(chosen) > len(best):
                     best = chosen
@@ -667,67 +677,29 @@ class Extraction:
             self.unidentified.append({"layer": k - 1, "neuron": None,
                                       "reason": "signs: no sign vector fits the layer's walks"})
             return None
-        rows, rhs, n, col, sides = system
         width = len(self.layers[-1].rows)
-        off = [c for (wi, j), c in col.items() if sol.signs[j] is not None and sol.signs[j] != sides[(wi, j)]]
+        sol = replace(sol, signs=system.signs_from_weights(sol.signs, sol.others, sol.loose))
+        off = [c for (wi, j), c in system.col.items()
+               if sol.signs[j] is not None and sol.signs[j] != system.sides[(wi, j)]]
         if sol.loose and off:       # u_zj = 0 where j is off all along the walk: may pin down the other u's
             t = [1 if v is None else v for v in sol.signs]
-            sharper = others_given_signs(rows + [[fmpq(int(i == c)) for i in range(n)] for c in off],
-                                         rhs + [fmpq(0)] * len(off), t, width, n - width)
+            sharper = others_given_signs(system.rows + [[fmpq(int(i == c)) for i in range(system.n)] for c in off],
+                                         system.rhs + [fmpq(0)] * len(off), t, width, system.n - width)
             if sharper is not None:
                 sol = replace(sol, others=sharper[0], loose=frozenset(sharper[1]))
         others = [None if i in sol.loose else v for i, v in enumerate(sol.others)]
-        return (list(walks), sol.signs, others[:len(walks)], {key: others[c - width] for key, c in col.items()},
-                sides)
+        return (list(walks), sol.signs, others[:len(walks)], {key: others[c - width] for key, c in system.col.items()},
+                system.sides, system.earlier_weights(sol.signs, others))
 
     def sign_solution(self, known: PartialNetwork, walks: Sequence[Walk]):
         system = self.sign_system(known, walks)
-        rows, rhs, n, _, _ = system
         width = len(self.layers[-1].rows)
-        sol = solve_signs(rows, rhs, width, n - width)
+        sol = solve_signs(system.rows, system.rhs, width, system.n - width)
         return (None if all(t is None for t in sol.signs) and sol.reason else sol), system
 
-    def sign_system(self, known: PartialNetwork, walks: Sequence[Walk]):
-        """The linear equations of exactrev.signs for these walks: (rows, rhs, #unknowns, u columns, sides)."""
-        width = len(self.layers[-1].rows)
-        missing = [(wi, j) for wi, w in enumerate(walks) for j, v in enumerate(w.weights) if v is None]
-        col = {key: width + len(walks) + i for i, key in enumerate(missing)}
-        n = width + len(walks) + len(missing)
-        rows: list[list[fmpq]] = []
-        rhs: list[fmpq] = []
-        sides: dict[tuple[int, int], int] = {}
-        for wi, w in enumerate(walks):
-            unknown = sum(v is None for v in w.weights)
-            regions = 3 + -(-unknown // self.oracle.input_dim)   # anchors whose gradients enter: distinct ones
-            seen: list[list[fmpq]] = []
-            for a in w.anchors[:2 * width + 4]:
-                vals, grads = known.local(a.x)[-1]
-                for j in range(width):
-                    if w.weights[j] is None:
-                        sides.setdefault((wi, j), _sign(vals[j]))
-                known_j = [j for j in range(width) if w.weights[j] is not None]
-                if len(seen) < regions and a.grad not in seen:
-                    seen.append(a.grad)
-                    for d in range(self.oracle.input_dim):
-                        row = [fmpq(0)] * n
-                        for j in known_j:
-                            row[j] = w.weights[j] * grads[j][d] / 2
-                        for j in range(width):
-                            if w.weights[j] is None:
-                                row[col[(wi, j)]] = grads[j][d]
-                        rows.append(row)
-                        rhs.append(a.grad[d] - sum((w.weights[j] * _sign(vals[j]) * grads[j][d] / 2 for j in known_j),
-                                                   fmpq(0)))
-                row = [fmpq(0)] * n
-                for j in known_j:
-                    row[j] = w.weights[j] * vals[j] / 2
-                for j in range(width):
-                    if w.weights[j] is None:
-                        row[col[(wi, j)]] = vals[j]
-                row[width + wi] = fmpq(1)
-                rows.append(row)
-                rhs.append(-sum((w.weights[j] * abs(vals[j]) / 2 for j in known_j), fmpq(0)))
-        return rows, rhs, n, col, sides
+    def sign_system(self, known: PartialNetwork, walks: Sequence[Walk]) -> SignSystem:
+        """layer_signs.sign_system, with layer k-1's weights its walks left unmeasured as unknowns."""
+        return sign_system(known, walks, sorted(self.unmeasured))
 
     def bias_from_anchor(self, known: PartialNetwork, walk: Walk, signs: Sequence[int | None]) -> fmpq:
         """z(x) = 0 at the walk's first point, with the signs found (undetermined signs taken as found)."""
@@ -945,16 +917,6 @@ def _q(values) -> list[fmpq]:
     return [to_fmpq(v) for v in values]
 
 
-def _consistent(system) -> bool:
-    """The linear system (see Extraction.sign_system) has a solution."""
-    rows, rhs, n, _, _ = system
-    return solve_linear_exact(rows, rhs, n)[0] is not None
-
-
-def _sign(v: fmpq) -> int:
-    return 1 if v > 0 else -1 if v < 0 else 0
-
-
 def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> list[int]:
     """Indices of the first neuron of each class of neurons equal up to a nonzero factor (one boundary)."""
     seen: list[list[fmpq]] = []
@@ -1031,13 +993,18 @@ class _Guard:
         self.asked = 0
 
     def __call__(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeLimitReached("time limit reached")
+        self.in_time()
         oracle, answers = self.check.oracle, self.check.answers
         due = oracle.queries - self.check.answered_at >= (self.asked + 1) * RECHECK_EVERY
         if answers and due and (oracle.remaining is None or oracle.remaining > len(answers)):
             self.check.ask_again([self.asked % len(answers)])
             self.asked += 1
+
+
+    def in_time(self) -> None:
+        """TimeLimitReached once the deadline has passed (also called where long exact work asks no queries)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeLimitReached("time limit reached")
 
 
 class _GuardedEvaluator(Evaluator):

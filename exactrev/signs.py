@@ -13,11 +13,13 @@ since relu(t h) = (t h + |h|)/2.  Both are linear in (t, b).
    the rows (e_i, K C_i) and (0, K d) (a low-density subset-sum lattice), found by LLL (flint).
 3. If LLL proposes nothing, cvxpy proposes t in the box [-1, 1], rounded to signs.
 Every proposal is accepted only if the signs satisfy every equation exactly (with the other unknowns
-then solved exactly); otherwise the signs are reported undetermined, never guessed.
+then solved exactly); otherwise the signs are reported undetermined, never guessed.  A sign of an accepted
+vector that another solution flips (alone, or with one other sign) is reported undetermined too.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -96,8 +98,9 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
             verified = others_given_signs(rows, rhs, t, n_signs, n_other)
             if verified is not None:
                 sol, loose = verified
-                signs: list[int | None] = [None if j in unseen else t[j] for j in range(n_signs)]
-                return SignSolution(signs, sol, method, "some signs are not used by any equation" if unseen else "",
+                free = set(unseen) | _flippable(rows, rhs, t, n_signs, n_other, unseen)
+                signs: list[int | None] = [None if j in free else t[j] for j in range(n_signs)]
+                return SignSolution(signs, sol, method, "some signs are not fixed by the equations" if free else "",
                                     frozenset(loose))
     return SignSolution([None] * n_signs, [None] * n_other, "lattice+lp", "no sign vector satisfies the equations")
 
@@ -113,6 +116,20 @@ def others_given_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], t: Sequenc
     if x is None:
         return None
     return x, set() if unique else undetermined_columns(sub_rows, n_other)
+
+
+def _flippable(rows, rhs, t: Sequence[int], n_signs: int, n_other: int, unseen: Sequence[int]) -> set[int]:
+    """Signs that another solution flips, alone or with one other: those whose column of the equations on t
+    alone (other unknowns eliminated) is 0, and pairs i, j with t_i C_i + t_j C_j = 0.  Such a sign is a
+    guess, not a finding, even though t satisfies every equation."""
+    used = [j for j in range(n_signs) if j not in unseen]
+    eqs, _ = _sign_equations(rows, rhs, n_signs, n_other, used)
+    cols = [[row[i] for row in eqs] for i in range(len(used))]
+    free = {used[i] for i, c in enumerate(cols) if not any(c)}
+    for i, j in itertools.combinations(range(len(used)), 2):
+        if any(cols[i]) and all(t[used[i]] * a + t[used[j]] * b == 0 for a, b in zip(cols[i], cols[j])):
+            free |= {used[i], used[j]}
+    return free
 
 
 def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) -> tuple[list[list[int]], list[int]]:

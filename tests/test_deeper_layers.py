@@ -109,6 +109,23 @@ def test_signs_from_underdetermined_equations(seed, n, m):
         assert sol.signs == t
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 8))
+def test_a_sign_another_solution_flips_is_never_reported(seed, n):
+    """Equations that fix every sign but t_0 (its column equals a free unknown's) and the product t_1 t_2 only
+    (opposite columns): those three come back undetermined, the rest as they are."""
+    rng = random.Random(seed)
+    t = [rng.choice((-1, 1)) for _ in range(n)]
+    rows, rhs = [], []
+    for _ in range(n + 2):
+        c = [Fraction(rng.randint(-2 ** 20, 2 ** 20), 2 ** 20) for _ in range(n)]
+        c[2] = -t[1] * t[2] * c[1]          # t_1 c_1 + t_2 c_2 = 0: flipping both changes nothing
+        rows.append(c + [c[0]])             # the other unknown has t_0's column: t_0 is absorbed
+        rhs.append(sum(a * s for a, s in zip(c, t)))
+    sol = solve_signs(rows, rhs, n, 1)
+    assert sol.signs == [None, None, None] + t[3:]
+
+
 def test_inconsistent_sign_equations_are_reported():
     rows = [[Fraction(1), Fraction(0)], [Fraction(1), Fraction(0)]]
     sol = solve_signs(rows, [Fraction(1), Fraction(2)], 2, 0)

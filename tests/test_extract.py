@@ -433,12 +433,51 @@ def test_weights_of_neurons_on_all_along_a_walk_are_inferred_when_the_others_are
             for x in neuron.zeros_on_line(p, d, -scale, scale)[:1]:
                 walks[z] = walker.walk(x, neuron.value_grad(x)[1])
     assert all(v is None for v in walks[4].weights)
-    used, signs, _, inferred, sides = run.solve_layer_signs(known, list(walks.values()), 3)
+    used, signs, _, inferred, sides, _ = run.solve_layer_signs(known, list(walks.values()), 3)
     assert signs == [1] * 6
     wi = next(i for i, w in enumerate(used) if w is walks[4])
     on = [j for j in range(6) if sides[(wi, j)] == 1]
     ratios = {inferred[(wi, j)] / to_fmpq(net.weights[2][4][j]) for j in on}
     assert on and len(ratios) == 1 and ratios.pop() > 0
+
+
+def test_weights_a_layer_two_walk_missed_are_solved_with_layer_three_signs():
+    """3-6-6-6-2 seed 2: layer-2 neuron 1 is on at 99% of points and its boundary lies where layer-1 neurons 1
+    and 3 are off, so its walk cannot measure those two weights (set to 0).  They matter wherever layer 3's
+    walks go: without them no sign vector fits; as unknowns of layer 3's equations they come out exactly, with
+    every sign, though no walk crosses that neuron's boundary."""
+    from exactrev.deeper_layers import BoundaryWalker
+    from exactrev.layer_signs import sign_system
+    from exactrev.signs import solve_signs
+    net = random_network([3, 6, 6, 6, 2], seed=2)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, 2, last_fixed=False)
+    for j in (1, 3):
+        run.layers[1].rows[1][j] = fmpq(0)
+        run.unmeasured[(1, j)] = {"layer": 2, "neuron": 1, "reason": "test"}
+    known = PartialNetwork(3, run.layers)
+    fixed = PartialNetwork(3, target_layers(net, 2))
+    walker = BoundaryWalker(run.dev, known, random.Random(1))
+    rng = random.Random(1)
+    walks = []
+    for z in range(5):                 # layer-3 neuron 5 is never active
+        neuron = LayerNeuron(fixed, [to_fmpq(v) for v in net.weights[2][z]], to_fmpq(net.biases[2][z]))
+        found = 0
+        while found < 2:
+            scale = 2 ** rng.randint(0, 6)
+            p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(3)]
+            d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(3)]
+            for x in neuron.zeros_on_line(p, d, fmpq(-scale), fmpq(scale))[:1]:
+                walk = walker.walk(x, neuron.value_grad(x)[1])
+                if walk.status == "layer":
+                    walks.append(walk)
+                    found += 1
+    plain = sign_system(known, walks, [])
+    assert solve_signs(plain.rows, plain.rhs, 6, plain.n - 6).signs == [None] * 6
+    assert all(w.weights[1] is None for w in walks)
+    _, signs, _, _, _, earlier = run.solve_layer_signs(known, walks, 3)
+    assert signs == [1] * 6
+    assert earlier == {(1, j): to_fmpq(net.weights[1][1][j]) for j in (1, 3)}
 
 
 def test_points_a_rejected_walk_explained_are_passed_on_to_the_next_layer():
