@@ -662,16 +662,18 @@ class Extraction:
         """
         sol, system = self.sign_solution(known, walks)
         if sol is None:
-            best: list[Walk] = []
+            best: list[int] = []
             for first in range(min(3, len(walks))):
-                chosen = [walks[first]]
-                for w in walks:
+                chosen, basis = [first], system.grow([], first)
+                for wi in range(len(walks)):
                     self.guard.in_time()        # many walks make many exact solves, and no queries
-                    if w is not walks[first] and self.sign_system(known, chosen + [w]).consistent():
-                        chosen.append(w)
+                    grown = None if wi == first or basis is None else system.grow(basis, wi)
+                    if grown is not None:
+                        chosen.append(wi)
+                        basis = grown
                 if len(chosen) > len(best):
                     best = chosen
-            walks = best
+            walks = [walks[wi] for wi in best]
             sol, system = self.sign_solution(known, walks)
         if sol is None:
             self.unidentified.append({"layer": k - 1, "neuron": None,

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from flint import fmpq
+from flint import fmpq, fmpq_mat
 
 from .deeper_layers import PartialNetwork, Walk
-from .signs import solve_linear_exact
+from .numbers import to_fmpq
 
 Q = Any
 
@@ -44,14 +44,24 @@ class SignSystem:
     shared: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     products: dict[tuple[int, int, int], int] = field(default_factory=dict)
     assumed: list[tuple[int, int, Q, Q]] = field(default_factory=list)   # (z, j, h_z, h_j) where s_z was used
+    walk_of: list[int] = field(default_factory=list)                     # the walk of each row
 
-    def consistent(self) -> bool:
-        """The equations have a solution (signs or not)."""
-        return solve_linear_exact(self.rows, self.rhs, self.n)[0] is not None
-
-    def new_row(self) -> list[Q]:
+    def new_row(self, wi: int) -> list[Q]:
         self.rows.append([fmpq(0)] * self.n)
+        self.walk_of.append(wi)
         return self.rows[-1]
+
+    def grow(self, basis: list[list[Q]], wi: int) -> list[list[Q]] | None:
+        """The reduced equations (nonzero rows of the augmented rref) of `basis` (reduced equations of some
+        walks, [] for none) together with walk wi's; None if they have no common solution.  Growing a set of
+        walks one at a time this way costs one small elimination each, not one of all the set's rows."""
+        rows = basis + [row + [c] for row, c, w in zip(self.rows, self.rhs, self.walk_of) if w == wi]
+        if not rows:
+            return []
+        red, rank = fmpq_mat(len(rows), self.n + 1, [to_fmpq(v) for row in rows for v in row]).rref()
+        cells = red.entries()
+        out = [cells[i * (self.n + 1):(i + 1) * (self.n + 1)] for i in range(rank)]
+        return None if any(not any(row[:-1]) for row in out) else out
 
     def _column(self) -> int:
         self.n += 1
@@ -158,7 +168,7 @@ def sign_system(known: PartialNetwork, walks: Sequence[Walk], earlier: Sequence[
             if len(seen) < regions and a.grad not in seen:
                 seen.append(a.grad)
                 for d in range(n_in):
-                    row = system.new_row()
+                    row = system.new_row(wi)
                     for j in known_j:
                         row[j] = w.weights[j] * grads[j][d] / 2
                     for j in range(width):
@@ -167,7 +177,7 @@ def sign_system(known: PartialNetwork, walks: Sequence[Walk], earlier: Sequence[
                     system.add_earlier(row, wi, w.weights, vals, below, lambda b, j2: b[1][j2][d])
                     system.rhs.append(a.grad[d] - sum((w.weights[j] * _sign(vals[j]) * grads[j][d] / 2
                                                        for j in known_j), fmpq(0)))
-            row = system.new_row()
+            row = system.new_row(wi)
             for j in known_j:
                 row[j] = w.weights[j] * vals[j] / 2
             for j in range(width):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from fractions import Fraction
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from exactrev import Network, Oracle, canonical_form, certify, extract, random_network
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import Extraction, LayerStats, _same_neuron
+from exactrev.extract import Extraction, LayerStats, TimeLimitReached, _same_neuron
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -448,7 +449,7 @@ def test_weights_a_layer_two_walk_missed_are_solved_with_layer_three_signs():
     every sign, though no walk crosses that neuron's boundary."""
     from exactrev.deeper_layers import BoundaryWalker
     from exactrev.layer_signs import sign_system
-    from exactrev.signs import solve_signs
+    from exactrev.signs import solve_linear_exact, solve_signs
     net = random_network([3, 6, 6, 6, 2], seed=2)
     run = Extraction(Oracle.from_network(net), 0)
     run.layers = target_layers(net, 2, last_fixed=False)
@@ -474,10 +475,22 @@ def test_weights_a_layer_two_walk_missed_are_solved_with_layer_three_signs():
                     found += 1
     plain = sign_system(known, walks, [])
     assert solve_signs(plain.rows, plain.rhs, 6, plain.n - 6).signs == [None] * 6
+    basis, kept = [], []                # grown one walk at a time: consistent exactly when all its rows are
+    for wi in range(len(walks)):
+        grown = plain.grow(basis, wi)
+        rows = [(r, c) for r, c, w in zip(plain.rows, plain.rhs, plain.walk_of) if w in kept + [wi]]
+        assert (grown is not None) == (solve_linear_exact([r for r, _ in rows], [c for _, c in rows],
+                                                          plain.n)[0] is not None)
+        if grown is not None:
+            basis, kept = grown, kept + [wi]
+    assert 0 < len(kept) < len(walks)
     assert all(w.weights[1] is None for w in walks)
     _, signs, _, _, _, earlier = run.solve_layer_signs(known, walks, 3)
     assert signs == [1] * 6
     assert earlier == {(1, j): to_fmpq(net.weights[1][1][j]) for j in (1, 3)}
+    run.unmeasured, run.guard.deadline = {}, time.monotonic()      # the greedy subset search asks no queries ...
+    with pytest.raises(TimeLimitReached):                           # ... yet stops at the time limit
+        run.solve_layer_signs(known, walks, 3)
 
 
 def test_points_a_rejected_walk_explained_are_passed_on_to_the_next_layer():
