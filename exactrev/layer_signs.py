@@ -47,6 +47,7 @@ class SignSystem:
     walk_of: list[int] = field(default_factory=list)                     # the walk of each row
 
     def new_row(self, wi: int) -> list[Q]:
+        """A new equation of walk wi, all coefficients 0 (its right-hand side is appended by the caller)."""
         self.rows.append([fmpq(0)] * self.n)
         self.walk_of.append(wi)
         return self.rows[-1]
