@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from flint import fmpq, fmpq_mat
+from flint import fmpq
 
 from .deeper_layers import PartialNetwork, Walk
-from .numbers import to_fmpq
+from .signs import rref
 
 Q = Any
 
@@ -59,7 +59,7 @@ class SignSystem:
         rows = basis + [row + [c] for row, c, w in zip(self.rows, self.rhs, self.walk_of) if w == wi]
         if not rows:
             return []
-        red, rank = fmpq_mat(len(rows), self.n + 1, [to_fmpq(v) for row in rows for v in row]).rref()
+        red, rank = rref(rows, None, self.n + 1)
         cells = red.entries()
         out = [cells[i * (self.n + 1):(i + 1) * (self.n + 1)] for i in range(rank)]
         return None if any(not any(row[:-1]) for row in out) else out

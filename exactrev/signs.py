@@ -47,7 +47,7 @@ def solve_linear_exact(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n: int
     """Exact solution of rows @ x == rhs: (one solution or None if inconsistent, pivot columns, unique?)."""
     if not rows:
         return [fmpq(0)] * n, [], n == 0
-    red, rank = _rref(rows, rhs, n)
+    red, rank = rref(rows, rhs, n)
     pivots = []
     for i in range(rank):
         col = next(j for j in range(n + 1) if red[i, j] != 0)
@@ -64,7 +64,7 @@ def undetermined_columns(rows: Sequence[Sequence[Q]], n: int) -> set[int]:
     """Unknowns that the solution space of rows @ x == rhs does not pin down (moved by its null space)."""
     if not rows:
         return set(range(n))
-    red, rank = _rref(rows, None, n)
+    red, rank = rref(rows, None, n)
     pivots = [next(j for j in range(n) if red[i, j] != 0) for i in range(rank)]
     free = [j for j in range(n) if j not in pivots]
     moved = set(free)
@@ -75,7 +75,8 @@ def undetermined_columns(rows: Sequence[Sequence[Q]], n: int) -> set[int]:
     return moved
 
 
-def _rref(rows: Sequence[Sequence[Q]], rhs: Sequence[Q] | None, n: int) -> tuple[fmpq_mat, int]:
+def rref(rows: Sequence[Sequence[Q]], rhs: Sequence[Q] | None, n: int) -> tuple[fmpq_mat, int]:
+    """The reduced row echelon form of rows (n columns, rhs appended as one more if given) and its rank."""
     width = n + (rhs is not None)
     cells = [to_fmpq(v) for i, r in enumerate(rows) for v in (*r, *((rhs[i],) if rhs is not None else ()))]
     return fmpq_mat(len(rows), width, cells).rref()
@@ -93,12 +94,15 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
             return SignSolution([int(v) for v in t], x[n_signs:], "exact")
         return SignSolution([None] * n_signs, [None] * n_other, "exact", "the unique solution is not a sign vector")
     unseen = [j for j in range(n_signs) if all(r[j] == 0 for r in rows)]
-    for method, propose in (("lattice", _lattice_proposals), ("lp", _lp_proposals)):
-        for t in propose(rows, rhs, n_signs, n_other, unseen):
+    used = [j for j in range(n_signs) if j not in unseen]
+    eqs, ds = _sign_equations(rows, rhs, n_signs, n_other, used)    # one elimination: the lattice and _flippable
+    for method, proposed in (("lattice", _lattice_proposals(eqs, ds, used, n_signs)),
+                             ("lp", _lp_proposals(rows, rhs, n_signs, n_other))):
+        for t in proposed:
             verified = others_given_signs(rows, rhs, t, n_signs, n_other)
             if verified is not None:
                 sol, loose = verified
-                free = set(unseen) | _flippable(rows, rhs, t, n_signs, n_other, unseen)
+                free = set(unseen) | _flippable(eqs, used, t)
                 signs: list[int | None] = [None if j in free else t[j] for j in range(n_signs)]
                 return SignSolution(signs, sol, method, "some signs are not fixed by the equations" if free else "",
                                     frozenset(loose))
@@ -118,12 +122,10 @@ def others_given_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], t: Sequenc
     return x, set() if unique else undetermined_columns(sub_rows, n_other)
 
 
-def _flippable(rows, rhs, t: Sequence[int], n_signs: int, n_other: int, unseen: Sequence[int]) -> set[int]:
+def _flippable(eqs: Sequence[Sequence[int]], used: Sequence[int], t: Sequence[int]) -> set[int]:
     """Signs that another solution flips, alone or with one other: those whose column of the equations on t
-    alone (other unknowns eliminated) is 0, and pairs i, j with t_i C_i + t_j C_j = 0.  Such a sign is a
-    guess, not a finding, even though t satisfies every equation."""
-    used = [j for j in range(n_signs) if j not in unseen]
-    eqs, _ = _sign_equations(rows, rhs, n_signs, n_other, used)
+    alone (eqs, on the signs `used`; see _sign_equations) is 0, and pairs i, j with t_i C_i + t_j C_j = 0.
+    Such a sign is a guess, not a finding, even though t satisfies every equation."""
     cols = [[row[i] for row in eqs] for i in range(len(used))]
     free = {used[i] for i, c in enumerate(cols) if not any(c)}
     for i, j in itertools.combinations(range(len(used)), 2):
@@ -137,7 +139,7 @@ def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) 
     n = n_signs + n_other
     order = list(range(n_signs, n)) + list(used)           # other unknowns first: rref eliminates them
     perm_rows = [[r[j] for j in order] for r in rows]
-    red, rank = _rref(perm_rows, rhs, len(order))
+    red, rank = rref(perm_rows, rhs, len(order))
     eqs, ds = [], []
     for i in range(rank):
         if any(red[i, j] != 0 for j in range(n_other)):
@@ -149,10 +151,8 @@ def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) 
     return eqs, ds
 
 
-def _lattice_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[int]):
-    """Sign vectors read off an LLL-reduced basis of the subset-sum lattice of C t = d."""
-    used = [j for j in range(n_signs) if j not in unseen]
-    eqs, ds = _sign_equations(rows, rhs, n_signs, n_other, used)
+def _lattice_proposals(eqs: Sequence[Sequence[int]], ds: Sequence[int], used: Sequence[int], n_signs: int):
+    """Sign vectors read off an LLL-reduced basis of the subset-sum lattice of C t = d (on the signs `used`)."""
     if not eqs or not used:
         return
     m = len(used)
@@ -173,7 +173,7 @@ def _lattice_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[i
             yield t
 
 
-def _lp_proposals(rows, rhs, n_signs: int, n_other: int, unseen: Sequence[int]):
+def _lp_proposals(rows, rhs, n_signs: int, n_other: int):
     """cvxpy: least absolute residual with t in [-1, 1] (an LP), rounded to signs."""
     import cvxpy as cp
     import numpy as np
