@@ -42,6 +42,7 @@ MEETING_STEPS = 24              # ... each by at most this many Newton steps
 LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
 PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked weights and gradients it remembers
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
+MAX_FAILED = 6                  # a walk stops once this many crossings failed, more than succeeded
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -306,6 +307,7 @@ class Walk:
     queries: int = 0
     crossings: int = 0
     regions: list[tuple] = field(default_factory=list)
+    failed: int = 0                  # crossings tried that found no continuation of B_z
 
 
 class SecondLayerNeuron:
@@ -396,7 +398,9 @@ class BoundaryWalker:
         x = [to_fmpq(v) for v in x]
         anchors = [Anchor(x, [to_fmpq(v) for v in normal])]
         weights: list[Q | None] = [None] * width
-        failures = 0
+        jumps: dict[tuple, Q] = {}          # see step
+        failures = 0                         # in a row, since the last crossing
+        failed = 0                           # crossings that found no continuation, in all
         crossings = 0
         regions = [self.known.region_key(x)]
         status, reason = "layer", ""
@@ -408,9 +412,13 @@ class BoundaryWalker:
             if stale > known_neurons + 6:
                 reason = f"no new boundary reached in {stale} crossings"
                 break
+            if failed >= MAX_FAILED and failed > crossings:
+                status, reason = "deeper", (f"stopped after {failed} crossings found no continuation of B_z and "
+                                            f"{crossings} did (it bends where no known boundary is)")
+                break
             anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
             back = regions[-1] in regions[:-1]       # back in a region seen: the nearest way on may lead back again
-            outcome = self.step(anchor, missing, randomise=failures > 0 or back)
+            outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=jumps)
             if outcome is None:
                 failures += 1
                 continue
@@ -420,6 +428,7 @@ class BoundaryWalker:
                 break
             if kind == "fail":
                 failures += 1
+                failed += 1
                 reason = data
                 continue
             new_anchor, crossed, w = data
@@ -441,7 +450,7 @@ class BoundaryWalker:
         if status == "layer" and crossings == 0:
             status = "failed"
             reason = reason or "no crossing with a known boundary could be followed"
-        return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions)
+        return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions, failed)
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
                  near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:
@@ -593,8 +602,11 @@ class BoundaryWalker:
             return x if exact and room_at(known, x, skip=j) > 0 else None
         return None
 
-    def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool):
-        """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing."""
+    def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None):
+        """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing.
+        `jumps` (updated) holds the jump of grad z measured at each boundary crossed so far, keyed by the boundary
+        and the pattern of the layers after it: the same boundary crossed again with the same pattern bends
+        B_z by the same multiple of its gradient, which predicts the plane beyond it (see `cross`)."""
         vals, jh = self.known.local_mats(anchor.x)[self.k1]
         G = anchor.grad
         GG = dot(G, G)
@@ -626,7 +638,12 @@ class BoundaryWalker:
             return ("fail", "the walk reached several boundaries at once")
         layer, idx = hits[0]
         q = [xi + c * vi for xi, vi in zip(anchor.x, v)]
-        return self.cross(anchor, q, v, c, grads[0], layer, idx)
+        jumps = {} if jumps is None else jumps
+        key = (layer, idx, tuple(v > 0 for later, _ in self.known.local_mats(anchor.x)[layer + 1:] for v in later))
+        outcome = self.cross(anchor, q, v, c, grads[0], layer, idx, jumps.get(key))
+        if outcome[0] == "ok":
+            jumps.setdefault(key, outcome[1][2])
+        return outcome
 
     def perturb_in_plane(self, v: Sequence[Q], G: Sequence[Q]) -> list[Q]:
         """v plus a random direction of the plane normal to G (same order of magnitude)."""
@@ -636,19 +653,31 @@ class BoundaryWalker:
 
     # ------------------------------------------------------------ crossing
     def cross(self, anchor: Anchor, q: list[Q], v: list[Q], c: Q, g: list[Q],
-              layer: int, idx: int):
-        """Find B_z's plane beyond q (normal G + lam g), verify it, and return the new anchor."""
+              layer: int, idx: int, jump: Q | None = None):
+        """Find B_z's plane beyond q (normal G + lam g), verify it, and return the new anchor and the jump
+        sigma lam towards increasing h_j.  With `jump` (that of an earlier crossing of the same boundary with the
+        same pattern after it) the plane is predicted and only its centre probed (`centre`, 4 queries); the
+        search below runs if that probe does not find B_z there."""
         G = anchor.grad
         m = _reject(G, g)                                                # along B_j, across the old plane
         if not any(m):
             return ("fail", "boundary parallel to a known one")
         eps = c / 2 ** 10
+        sigma = 1 if dot(g, v) > 0 else -1
+        if jump is not None:
+            G2 = [Gi + sigma * jump * gi for Gi, gi in zip(G, g)]
+            y0 = [qi + 2 * eps * vi for qi, vi in zip(q, v)]
+            s = -dot(G2, [a - b for a, b in zip(y0, q)]) / dot(G2, m)
+            y, on = self.centre(q, [a + s * mi for a, mi in zip(y0, m)], G2, tries=1)
+            if on:
+                return ("ok", (Anchor(y, G2), idx if layer == self.k1 else None, jump))
         r = [qi + eps * vi for qi, vi in zip(q, v)]
         v_size = max_abs(v)
         m_scale = eps * v_size / max_abs(m)
         d = [mi * m_scale for mi in m]
         half = fmpq(2 ** 6)
-        scan = points_on_line(self.ev, Line(tuple(r), tuple(d)), -half, half, rng=self.rng)
+        knots = self.known.knots_on_line(r, d, -half, half)[1:-1]      # known boundaries: kinks predicted
+        scan = points_on_line(self.ev, Line(tuple(r), tuple(d)), -half, half, rng=self.rng, expected=knots)
         candidates = [k for k in scan.kinks if not self.known.on_known_boundary(list(k.x))]
         candidates.sort(key=lambda k: abs(k.t))
         probe_step = eps * v_size / 2 ** 10
@@ -663,7 +692,6 @@ class BoundaryWalker:
             y, on = self.centre(q, x2, G2)
             if on or self.verify_plane(q, v, eps, G, g, G2, m, probe_step):
                 crossed = idx if layer == self.k1 else None
-                sigma = 1 if dot(g, v) > 0 else -1
                 return ("ok", (Anchor(y, G2), crossed, sigma * lam))
         # no continuation: was B_z already bent before q?  probe the old plane just before q
         back = [qi - eps * vi for qi, vi in zip(q, v)]
@@ -672,20 +700,21 @@ class BoundaryWalker:
             return ("deeper", f"B_z bends before reaching a known boundary (layer {layer + 1}, neuron {idx})")
         return ("fail", "no continuation of B_z found beyond a known boundary")
 
-    def centre(self, q: Sequence[Q], x2: Sequence[Q], normal: Sequence[Q]) -> tuple[list[Q], bool]:
+    def centre(self, q: Sequence[Q], x2: Sequence[Q], normal: Sequence[Q], tries: int = CENTRE_TRIES) -> tuple[list[Q], bool]:
         """A point of the predicted plane of B_z's new piece well inside its region: halfway from x2 to the
         region's edge along x2 - q, plus a random step within the plane, moved to a nearby point with short
         coordinates (see `simplify`), and probed: B_z must have its kink exactly there (B_z of a deeper neuron
         may bend, or z fall silent, inside the known region).  Off the line through q and x2 (which every
         candidate plane contains), a kink there also verifies the plane.  Points closer to x2 are tried
-        next; x2 itself is the last resort.  Returns (point, whether its probe found the kink)."""
+        next (`tries` points in all); x2 itself is the last resort.  Returns (point, whether its probe found the
+        kink)."""
         u = [a - b for a, b in zip(x2, q)]
         found = self.known.first_crossing(x2, u)
         reach = fmpq(1) if found is None else found[0] / 2
         probe_step = max_abs(u) / 2 ** 10
         r = _reject([fmpq(self.rng.randint(-64, 64), 256) for _ in u], normal)
         r = [v * max_abs(u) / (64 * max_abs(r) or 1) for v in r]     # small: the path stays close to the line
-        for _ in range(CENTRE_TRIES):
+        for _ in range(tries):
             y = self.simplify([a + reach * (b + c) for a, b, c in zip(x2, u, r)], normal)
             if any(r) and self.probe(y, normal, probe_step) == "on":
                 return y, True

@@ -349,16 +349,21 @@ class Extraction:
     def verification_points(self, search: FirstLayerSearch) -> list[BoundaryPoint]:
         """Scan fresh random lines (VERIFY_LINES in the first round, half as many later) and check again, at no
         cost in queries, the lines of earlier rounds; the recovered network must agree with every affine piece
-        the oracle shows and have a boundary at every kink.  Returns boundary points of kinks it cannot explain
-        (to extract them in another round); a disagreement without such kinks is recorded as unidentified."""
+        the oracle shows and have a boundary at every kink.  The recovered network's kinks on a fresh line are
+        predicted to the scan (fewer queries; kinks nobody predicted are still found).  Returns boundary points
+        of kinks it cannot explain (to extract them in another round); a disagreement without such kinks is
+        recorded as unidentified."""
         net = self.network()
         half = self.ar.num(LINE_HALF_LENGTH)
+        known, span = PartialNetwork(self.oracle.input_dim, self.layers), to_fmpq(half)
         new: list[BoundaryPoint] = []
         differs = False
         for i in range(VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES):
             base = search.random_line()
             line = Line(tuple(2 ** (i % 4) * v for v in base.p), base.d)   # through points up to 8 units out
-            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
+            knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
+            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
+                                  expected=knots)
             self.verify_scans.append((line, scan))
         for line, scan in self.verify_scans:
             found = self.unexplained(net, scan, search)

@@ -10,7 +10,8 @@ since relu(t h) = (t h + |h|)/2.  Both are linear in (t, b).
 1. The stacked system is solved exactly (flint); a unique solution must be a sign vector.
 2. Otherwise (e.g. a first layer wider than the equations it meets) the other unknowns are eliminated,
    leaving integer equations C t = d; the sign vector is a very short vector of the lattice spanned by
-   the rows (e_i, K C_i) and (0, K d) (a low-density subset-sum lattice), found by LLL (flint).
+   the rows (e_i, K C_i) and (0, K d) (a low-density subset-sum lattice), found by LLL (flint): one vector
+   of the reduced basis, or several with disjoint supports when signs are fixed only in combination.
 3. If LLL proposes nothing, cvxpy proposes t in the box [-1, 1], rounded to signs.
 Every proposal is accepted only if the signs satisfy every equation exactly (with the other unknowns
 then solved exactly); otherwise the signs are reported undetermined, never guessed.  A sign of an accepted
@@ -29,6 +30,7 @@ from flint import fmpq, fmpq_mat, fmpz_mat
 from .numbers import integers_over_lcm, to_fmpq
 
 Q = Any
+MAX_COVER_BLOCKS = 10       # reduced vectors combined with every choice of signs (see _disjoint_cover)
 
 
 @dataclass
@@ -162,14 +164,31 @@ def _lattice_proposals(eqs: Sequence[Sequence[int]], ds: Sequence[int], used: Se
         basis.append([int(i == j) for j in range(m)] + [big * row[i] for row in eqs])
     basis.append([0] * m + [big * d for d in ds])
     reduced = fmpz_mat(len(basis), len(basis[0]), [v for row in basis for v in row]).lll()
-    for i in range(reduced.nrows()):
-        vec = [int(reduced[i, j]) for j in range(reduced.ncols())]
-        if any(vec[m:]) or not all(v in (1, -1) for v in vec[:m]):
-            continue
+    vecs = [[int(reduced[i, j]) for j in range(reduced.ncols())] for i in range(reduced.nrows())]
+    short = [vec[:m] for vec in vecs if not any(vec[m:]) and any(vec[:m]) and all(v in (1, 0, -1) for v in vec[:m])]
+    for part in [v for v in short if all(v)] or _disjoint_cover(short, m, eqs, ds):
         for sgn in (1, -1):
             t = [1] * n_signs
-            for j, v in zip(used, vec[:m]):
+            for j, v in zip(used, part):
                 t[j] = sgn * v
+            yield t
+
+
+def _disjoint_cover(short: Sequence[Sequence[int]], m: int, eqs: Sequence[Sequence[int]], ds: Sequence[int]):
+    """Sign vectors t with C t = d made of reduced vectors with disjoint supports that cover every sign, each
+    taken with either sign (at most 2^MAX_COVER_BLOCKS).  When some signs are fixed only in combination (a zero
+    column, two columns equal up to sign), LLL splits the solution into such blocks, none of them whole."""
+    blocks, covered = [], set()
+    for v in short:
+        support = {i for i, x in enumerate(v) if x}
+        if not support & covered:
+            blocks.append(v)
+            covered |= support
+    if len(covered) < m or len(blocks) > MAX_COVER_BLOCKS:
+        return
+    for sgns in itertools.product((1, -1), repeat=len(blocks) - 1):
+        t = [sum(s * v[i] for s, v in zip((1, *sgns), blocks)) for i in range(m)]
+        if all(sum(c * x for c, x in zip(row, t)) == d for row, d in zip(eqs, ds)):
             yield t
 
 

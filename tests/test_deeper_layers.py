@@ -7,11 +7,11 @@ from fractions import Fraction
 
 import pytest
 from flint import fmpq
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, normalise
-from exactrev.deeper_layers import BoundaryWalker, KnownLayer, PartialNetwork
+from exactrev.deeper_layers import MAX_FAILED, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.signs import solve_signs
@@ -111,6 +111,7 @@ def test_signs_from_underdetermined_equations(seed, n, m):
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 8))
+@example(seed=3, n=4)      # LLL splits the solution into blocks (e_0, e_1 - e_2, e_3 - d): see _disjoint_cover
 def test_a_sign_another_solution_flips_is_never_reported(seed, n):
     """Equations that fix every sign but t_0 (its column equals a free unknown's) and the product t_1 t_2 only
     (opposite columns): those three come back undetermined, the rest as they are."""
@@ -279,3 +280,62 @@ def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk()
     y = _zeros(deeper, random.Random(2), 16, 1)[0]
     assert not walker.confirms(deeper, near=y, visited=frozenset({known.region_key(y)}))
 
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), depth=st.integers(1, 2))
+def test_a_boundary_crossed_again_is_predicted_and_a_wrong_prediction_is_never_taken(seed, depth):
+    """Crossing a boundary again with the same pattern of the layers after it: the jump measured the first time
+    predicts B_z's plane beyond it, which one centre probe (4 queries) confirms; a wrong prediction is not taken,
+    the search finds the true plane and jump instead (layer-2 walks, and layer-3 walks crossing either layer)."""
+    net = random_network([3, 6, 5, 4, 1], seed=seed)
+    oracle = Oracle.from_network(net)
+    known = PartialNetwork(3, target_layers(net, depth))
+    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    rng = random.Random(seed)
+    checked = 0
+    for z in range(len(net.weights[depth])):
+        neuron = LayerNeuron(known, net.weights[depth][z], net.biases[depth][z])
+        for x in _zeros(neuron, rng, 2, 3):
+            anchor = Anchor(x, neuron.value_grad(x)[1])
+            jumps: dict = {}
+            first = walker.step(anchor, range(len(net.weights[depth - 1])), randomise=False, jumps=jumps)
+            if first is None or first[0] != "ok":
+                continue
+            (key, jump), = jumps.items()
+            before = oracle.queries
+            again = walker.step(anchor, range(len(net.weights[depth - 1])), randomise=False, jumps=jumps)
+            if again[0] == "ok" and oracle.queries - before == 4:
+                assert again[1][1:] == first[1][1:] and again[1][0].grad == first[1][0].grad
+                assert neuron.value(again[1][0].x) == 0
+                checked += 1
+            wrong = walker.step(anchor, range(len(net.weights[depth - 1])), randomise=False,
+                                jumps={key: jump + 1})
+            assert wrong[0] != "ok" or (wrong[1][2] == jump and wrong[1][0].grad == first[1][0].grad)
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("widths, seed", [([4, 6, 6, 6, 1], 0), ([5, 8, 8, 8, 1], 2)])
+def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widths, seed):
+    """Walked as layer-2 candidates (layer 1 known), boundaries of layer-3 neurons bend where no known boundary
+    is, and the walk stops once MAX_FAILED crossings failed and more failed than succeeded, saying so; a
+    layer-2 neuron's walk never fails that often and measures its weights."""
+    net = random_network(widths, seed=seed)
+    oracle = Oracle.from_network(net)
+    search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
+    search.run()
+    first = search.result()
+    known = PartialNetwork(widths[0], [KnownLayer([list(w) for w, _ in first.hyperplanes],
+                                                  [b for _, b in first.hyperplanes], False)])
+    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    stopped = layer2 = 0
+    for bp in first.deeper_points[:12]:
+        layer = next(i for i, p in enumerate(net.preactivations_batch([bp.x])[0]) if 0 in p)
+        walk = walker.walk(bp.x, bp.normal)
+        if layer == 1:
+            assert walk.status == "layer" and "stopped" not in walk.reason
+            layer2 += 1
+        elif walk.reason.startswith("stopped after"):
+            assert walk.crossings < walk.failed and walk.failed >= MAX_FAILED
+            stopped += 1
+    assert layer2 and stopped

@@ -376,6 +376,30 @@ def test_one_sided_planes_need_evidence_from_two_tests_and_skip_known_planes():
     assert run.one_sided_planes([[q(-1), q(1)]]) == []
 
 
+@pytest.mark.parametrize("seed", [1, 5])
+def test_verification_lines_with_the_recovered_kinks_predicted_still_find_a_neuron_it_lacks(seed):
+    """The verification lines are scanned with the recovered network's kinks predicted (2-3 queries each): with
+    every neuron they find nothing unexplained and no difference; without a layer-2 neuron, the kinks they
+    return are on its boundary (the scan still finds kinks nobody predicted)."""
+    net = random_network([4, 6, 5, 1], seed=seed)
+    for drop in (None, *range(5)):
+        run = Extraction(Oracle.from_network(net), seed)
+        search = FirstLayerSearch(run.ev, run.rng)
+        keep = [z for z in range(5) if z != drop]
+        run.layers = target_layers(net)
+        run.layers[1].rows = [run.layers[1].rows[z] for z in keep]
+        run.layers[1].bias = [run.layers[1].bias[z] for z in keep]
+        run.output = ([[to_fmpq(r[z]) for z in keep] for r in net.weights[-1]], list(map(to_fmpq, net.biases[-1])))
+        found = run.verification_points(search)
+        if drop is None:
+            assert found == [] and run.unidentified == []
+            continue
+        assert all(net.preactivations_batch([bp.x])[0][1][drop] == 0 for bp in found)
+        if found:
+            return
+    raise AssertionError("no dropped neuron was found by the verification lines")
+
+
 def test_points_of_a_failed_layer_must_lie_on_the_recovered_boundaries_for_its_notes_to_go():
     """A layer k >= 3 that cannot be built leaves the output solved on the layers before it; its points are
     then checked exactly against the recovered network: on its boundaries, the layer was not needed (its
