@@ -24,6 +24,7 @@ from exactrev.oracle_check import EXACT_SCALES, JUMP_HALVINGS, check_oracle
 
 NET = random_network([3, 6, 1], seed=1)
 DEEP = random_network([4, 5, 4, 1], seed=2)
+WIDE = random_network([3, 20, 1], seed=1)
 F_W = [[[float(v) for v in row] for row in w] for w in NET.weights]
 F_B = [[float(v) for v in b] for b in NET.biases]
 
@@ -64,12 +65,13 @@ def softplus(z: float) -> float:
 
 
 def drifting(after: int = 300) -> Callable:
-    """An exact ReLU network whose output moves by 2^-40 after `after` calls."""
+    """An exact ReLU network (WIDE: its extraction takes over 2000 queries, so that two re-asks of the check's
+    queries fall within it) whose output moves by 2^-40 after `after` calls."""
     calls = [0]
 
     def fn(x):
         calls[0] += 1
-        y = exact_net(x)
+        y = WIDE.evaluate_batch([[Fraction(v) for v in x]])[0]
         return [y[0] + (Fraction(1, 2 ** 40) if calls[0] > after else 0)]
     return fn
 
