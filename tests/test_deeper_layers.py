@@ -281,7 +281,6 @@ def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk()
     assert not walker.confirms(deeper, near=y, visited=frozenset({known.region_key(y)}))
 
 
-
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10_000), depth=st.integers(1, 2))
 def test_a_boundary_crossed_again_is_predicted_and_a_wrong_prediction_is_never_taken(seed, depth):
@@ -319,7 +318,7 @@ def test_a_boundary_crossed_again_is_predicted_and_a_wrong_prediction_is_never_t
 def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widths, seed):
     """Walked as layer-2 candidates (layer 1 known), boundaries of layer-3 neurons bend where no known boundary
     is, and the walk stops once MAX_FAILED crossings failed and more failed than succeeded, saying so; a
-    layer-2 neuron's walk never fails that often and measures its weights."""
+    layer-2 neuron's walk is never stopped that way."""
     net = random_network(widths, seed=seed)
     oracle = Oracle.from_network(net)
     search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
