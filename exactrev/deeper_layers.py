@@ -607,7 +607,8 @@ class BoundaryWalker:
         `jumps` (updated) holds the jump of grad z measured at each boundary crossed so far, keyed by the boundary
         and the pattern of the layers after it: the same boundary crossed again with the same pattern bends
         B_z by the same multiple of its gradient, which predicts the plane beyond it (see `cross`)."""
-        vals, jh = self.known.local_mats(anchor.x)[self.k1]
+        mats = self.known.local_mats(anchor.x)
+        vals, jh = mats[self.k1]
         G = anchor.grad
         GG = dot(G, G)
         gG = (jh * fmpq_mat(len(G), 1, G)).entries()
@@ -639,7 +640,7 @@ class BoundaryWalker:
         layer, idx = hits[0]
         q = [xi + c * vi for xi, vi in zip(anchor.x, v)]
         jumps = {} if jumps is None else jumps
-        key = (layer, idx, tuple(v > 0 for later, _ in self.known.local_mats(anchor.x)[layer + 1:] for v in later))
+        key = (layer, idx, tuple(h > 0 for later, _ in mats[layer + 1:] for h in later))
         outcome = self.cross(anchor, q, v, c, grads[0], layer, idx, jumps.get(key))
         if outcome[0] == "ok":
             jumps.setdefault(key, outcome[1][2])

@@ -1007,7 +1007,6 @@ class _Guard:
             self.check.ask_again([self.asked % len(answers)])
             self.asked += 1
 
-
     def in_time(self) -> None:
         """TimeLimitReached once the deadline has passed (also called where long exact work asks no queries)."""
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -77,7 +77,7 @@ class SignSystem:
             if below[0][j] <= 0 or vals[z] == 0:
                 continue
             c = coefficient(below, j)
-            s = 1 if vals[z] > 0 else -1
+            s = _sign(vals[z])
             if weights[z] is not None:
                 if (z, j) not in self.shared:
                     self.shared[(z, j)] = (self._column(), self._column())
