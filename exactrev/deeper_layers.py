@@ -71,7 +71,6 @@ class PartialNetwork:
         self._recent_values: list[tuple[list[Q], list[list[Q]]]] = []
         self._patterns: dict[tuple, fmpq_mat] = {}
         self._pattern_entries = 0
-        self._neurons: dict[int, tuple["Walk", list, "SecondLayerNeuron | None"]] = {}
 
     def local(self, x: Sequence[Q]) -> list[tuple[list[Q], list[list[Q]]]]:
         """Per layer: (preactivation values, gradient rows) at x, valid in x's region."""
@@ -178,15 +177,6 @@ class PartialNetwork:
         _, jh = self.local_mats(x)[li]
         e, cols = jh.entries(), jh.ncols()
         return [dot(row, row) for row in (e[i * cols:(i + 1) * cols] for i in range(jh.nrows()))]
-
-    def neuron_of(self, walk: "Walk") -> "SecondLayerNeuron | None":
-        """SecondLayerNeuron.from_walk(self, walk), remembered per walk while the known layers' rows and biases are
-        unchanged (signs are flipped in place once a layer is solved)."""
-        state = [(list(layer.rows), list(layer.bias)) for layer in self.layers]
-        hit = self._neurons.get(id(walk))
-        if hit is None or hit[0] is not walk or hit[1] != state:
-            hit = self._neurons[id(walk)] = (walk, state, SecondLayerNeuron.from_walk(self, walk))
-        return hit[2]
 
     def first_crossing(self, x: Sequence[Q], v: Sequence[Q]) -> tuple[Q, list[tuple[int, int]], list[list[Q]]] | None:
         """ClosestBoundary: the smallest c > 0 where some known preactivation (affine in x's region) vanishes
@@ -310,46 +300,54 @@ class Walk:
     failed: int = 0                  # crossings tried that found no continuation of B_z
 
 
-class SecondLayerNeuron:
-    """A layer-2 neuron as a walk found it: z(x) = a.x + c + sum_j W_zj relu(h_j(x)) on the walk's scale, with
-    h_j the layer-1 preactivations as found (sign unknown) and W_zj the jump of grad z across B_j towards
-    increasing h_j (whatever h_j's sign: relu(-h) = relu(h) - h, the difference is in a and c)."""
+class WalkNeuron:
+    """A walk's neuron z, before layer k-1's signs are solved, where layers 1..k-2 have the activation pattern of
+    one of its anchors a: there every preactivation h_j of layer k-1 is affine and, on the walk's scale,
+    z(x) = G_a.(x - a) + sum_j W_zj (relu(h_j(x)) - relu(h_j(a)) - [h_j(a) > 0] (h_j(x) - h_j(a))) whatever the
+    unknown orientations t_j (relu(-h) = relu(h) - h).  Only the h_j on the other side than at a count (each
+    |h_j(x)|, its gradient turned towards x's side), so a weight the walk did not measure is no obstacle where
+    its h_j keeps a's side.  Pending boundary points on B_z are then known without a walk of their own."""
 
-    def __init__(self, rows: Sequence[Sequence[Q]], bias: Sequence[Q], weights: Sequence[Q], c: Q,
-                 a: Sequence[Q] | None = None) -> None:
-        self.rows, self.bias, self.weights = rows, bias, list(weights)
-        self.c = c
-        self.a = list(a) if a is not None else [fmpq(0)] * len(rows[0])
-
-    @classmethod
-    def from_walk(cls, known: "PartialNetwork", walk: "Walk") -> "SecondLayerNeuron | None":
-        """The neuron, if the known layers are layer 1 only, the walk found every weight and the formula
-        reproduces every anchor's gradient (None otherwise)."""
-        if len(known.layers) != 1 or any(v is None for v in walk.weights):
-            return None
-        layer = known.layers[0]
-        anchor = walk.anchors[0]
-        value, grad = cls(layer.rows, layer.bias, walk.weights, fmpq(0)).value_grad(anchor.x)   # the relu part
-        a = [g - r for g, r in zip(anchor.grad, grad)]
-        neuron = cls(layer.rows, layer.bias, walk.weights, -dot(a, anchor.x) - value, a)
-        if any(neuron.value_grad(an.x)[1] != an.grad for an in walk.anchors[1:]):
-            return None
-        return neuron
-
-    def value_grad(self, x: Sequence[Q]) -> tuple[Q, list[Q]]:
-        """z(x) and grad z(x) (one-sided on a layer-1 boundary: the side where every h_j <= 0 stays off)."""
-        value, grad = dot(self.a, x) + self.c, list(self.a)
-        for wz, row, b in zip(self.weights, self.rows, self.bias):
-            h = dot(row, x) + b
-            if h > 0:
-                value += wz * h
-                grad = [g + wz * r for g, r in zip(grad, row)]
-        return value, grad
+    def __init__(self, known: PartialNetwork, walk: Walk) -> None:
+        self.known, self.weights = known, walk.weights
+        prefix = sum(len(layer.rows) for layer in known.layers[:-1])
+        self.anchors: dict[tuple, list[tuple[Anchor, list[Q]]]] = {}    # by pattern of layers 1..k-2
+        for anchor, region in zip(walk.anchors, walk.regions):
+            h = known.values(anchor.x)[-1]
+            if all(v != 0 for v in h):
+                self.anchors.setdefault(region[:prefix], []).append((anchor, h))
 
     def on_boundary(self, x: Sequence[Q], normal: Sequence[Q]) -> bool:
-        """z(x) == 0 and grad z(x) is parallel to `normal`."""
-        value, g = self.value_grad(x)
-        return value == 0 and all(gi * normal[j] == g[j] * ni for gi, ni in zip(g, normal) for j in range(len(g)))
+        """z(x) == 0 and grad z(x) is parallel to `normal`, by the formula of some anchor whose pattern of layers
+        1..k-2 x shares, off every known boundary (False where no anchor's formula reaches x)."""
+        vals = self.known.values(x)
+        if any(v == 0 for layer in vals for v in layer):
+            return False
+        h = vals[-1]
+        for anchor, ha in self.anchors.get(tuple(v > 0 for layer in vals[:-1] for v in layer), ()):
+            flipped = [j for j, (u, v) in enumerate(zip(h, ha)) if (u > 0) != (v > 0)]
+            if any(self.weights[j] is None for j in flipped):
+                continue
+            value = dot(anchor.grad, [u - v for u, v in zip(x, anchor.x)])
+            if value + sum((self.weights[j] * abs(h[j]) for j in flipped), fmpq(0)) != 0:
+                continue
+            jh = self.known.local_mats(x)[-1][1]
+            grad = list(anchor.grad)
+            for j in flipped:
+                w = self.weights[j] if h[j] > 0 else -self.weights[j]
+                grad = [g + w * jh[j, d] for d, g in enumerate(grad)]
+            if parallel(grad, normal):
+                return True
+        return False
+
+
+def parallel(u: Sequence[Q], v: Sequence[Q]) -> bool:
+    """u and v are nonzero multiples of each other."""
+    i = next((i for i, ui in enumerate(u) if ui != 0), None)
+    if i is None or v[i] == 0:
+        return False
+    r = v[i] / u[i]
+    return all(vi == r * ui for ui, vi in zip(u, v))
 
 
 class LayerNeuron:

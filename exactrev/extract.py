@@ -20,7 +20,7 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, search_point
+from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, search_point
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -468,9 +468,10 @@ class Extraction:
         signature = tuple((tuple(map(tuple, layer.rows)), tuple(layer.bias)) for layer in self.layers)
         walks: list[Walk] = []
         origin: dict[int, list[BoundaryPoint]] = {}     # per walk: its first point, then the points it explained
+        formulas: dict[int, WalkNeuron] = {}            # per walk: its neuron before the signs (see on_walk)
         leftover: list[BoundaryPoint] = []
         for bp in pending:
-            by = next((w for w in walks if self.on_walk(walker, w, bp) or _explains(known, w, bp)), None)
+            by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
                 origin[id(by)].append(bp)
                 continue
@@ -481,6 +482,7 @@ class Extraction:
             if w.status == "layer":
                 walks.append(w)
                 origin[id(w)] = [bp]
+                formulas[id(w)] = WalkNeuron(known, w)
             else:
                 leftover.append(bp)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
@@ -641,14 +643,17 @@ class Extraction:
                 self.not_hyperplanes.add(key)
         return found
 
-    def on_walk(self, walker: BoundaryWalker, walk: Walk, bp: BoundaryPoint) -> bool:
-        """bp lies on one of the walk's local planes, in the same region of the known layers."""
+    def on_walk(self, walker: BoundaryWalker, walk: Walk, neuron: WalkNeuron, bp: BoundaryPoint) -> bool:
+        """bp lies on one of the walk's local planes in the same region of the known layers, or on B_z where the
+        walk's formula reaches (WalkNeuron; for layer 2 only from a walk that measured every weight: a second walk
+        of a layer-2 neuron is cheap and may measure what the first missed, and skipping it was not better)."""
         x = _q(bp.x)
         key = walker.known.region_key(x)
         for anchor, region in zip(walk.anchors, walk.regions):
             if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
                 return True
-        return False
+        deeper = len(walker.known.layers) > 1
+        return (deeper or all(w is not None for w in walk.weights)) and neuron.on_boundary(x, _q(bp.normal))
 
     def solve_layer_signs(self, known: PartialNetwork, walks: Sequence[Walk], k: int):
         """Signs t of layer k-1, biases of layer k and the weights the walks could not reach (exactrev.signs).
@@ -939,12 +944,6 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
         seen.append(v)
         keep.append(i)
     return keep
-
-
-def _explains(known: PartialNetwork, walk: Walk, bp: BoundaryPoint) -> bool:
-    """bp lies on B_z of a layer-2 walk that found every weight (see deeper_layers.SecondLayerNeuron)."""
-    neuron = known.neuron_of(walk)
-    return neuron is not None and neuron.on_boundary(_q(bp.x), _q(bp.normal))
 
 
 def _grid_point(n: int, rng: random.Random) -> list[fmpq]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
 from flint import fmpq
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, normalise
-from exactrev.deeper_layers import MAX_FAILED, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork
+from exactrev.deeper_layers import (MAX_FAILED, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
+                                   WalkNeuron)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.signs import solve_signs
@@ -221,11 +223,12 @@ def _cross(a: list, b: list) -> list:
     return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 
 
-def _zeros(neuron, rng: random.Random, scale: int, count: int) -> list:
-    """Up to `count` points of the neuron's boundary, on random lines through the box of half-width `scale`."""
+def _zeros(neuron, rng: random.Random, scale: int, count: int, lines: int = 4000) -> list:
+    """Up to `count` points of the neuron's boundary, on up to `lines` random lines through the box of
+    half-width `scale`."""
     n = neuron.known.n_in
     found: list = []
-    for _ in range(4000):
+    for _ in range(lines):
         p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
         d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
         found += neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))
@@ -338,3 +341,78 @@ def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widt
             assert walk.crossings < walk.failed and walk.failed >= MAX_FAILED
             stopped += 1
     assert layer2 and stopped
+
+
+
+def _walk_formula(seed: int, depth: int):
+    """A walk of layer-(depth+1) neuron 0 of 3-6-5-4-1 `seed` with the layers before known (the last up to signs,
+    some flipped), its WalkNeuron, the true neuron and, per point y, whether the formula reaches y (an anchor's
+    pattern of layers 1..k-2, and every h_j on the other side than at that anchor with its weight measured)."""
+    net = random_network([3, 6, 5, 4, 1], seed=seed)
+    rng = random.Random(seed)
+    layers = target_layers(net, depth, last_fixed=False)
+    flip = [rng.choice((-1, 1)) for _ in layers[-1].rows]
+    layers[-1].rows = [[t * v for v in row] for t, row in zip(flip, layers[-1].rows)]
+    layers[-1].bias = [t * b for t, b in zip(flip, layers[-1].bias)]
+    known = PartialNetwork(3, layers)
+    neuron = LayerNeuron(PartialNetwork(3, target_layers(net, depth)), net.weights[depth][0], net.biases[depth][0])
+    start = _zeros(neuron, rng, 2, 1)
+    assume(start)
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known, rng)
+    walk = walker.walk(start[0], neuron.value_grad(start[0])[1])
+    prefix = sum(len(layer.rows) for layer in layers[:-1])
+
+    def reached(y) -> bool:
+        h = known.values(y)[-1]
+        return any(region[:prefix] == known.region_key(y)[:prefix] and
+                   all(w is not None or (u > 0) == (v > 0) for w, u, v in zip(walk.weights, h, known.values(a.x)[-1]))
+                   for a, region in zip(walk.anchors, walk.regions))
+
+    return net, known, walk, WalkNeuron(known, walk), neuron, reached, rng
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), depth=st.integers(1, 2))
+def test_a_walks_formula_before_the_signs_says_where_its_boundary_is_and_nothing_else(seed, depth):
+    """WalkNeuron: a layer-k neuron's walk says a point is on B_z exactly where z vanishes and the formula reaches
+    (see _walk_formula); never for a point of B_z given another normal, nor where z would vanish had a weight the
+    walk did not measure been taken as 0 or left linear, nor for boundary points of the other layer-k neurons or
+    of layer k+1."""
+    net, known, walk, formula, neuron, reached, rng = _walk_formula(seed, depth)
+    for y in _zeros(neuron, rng, 4, 24):
+        grad = neuron.value_grad(y)[1]
+        assert formula.on_boundary(y, grad) == reached(y)
+        assert not formula.on_boundary(y, [g + (i == 0) for i, g in enumerate(grad)])
+    truth, below = neuron.known, PartialNetwork(3, target_layers(net, depth + 1))
+    for y, grad in _where_a_forgotten_weight_would_vanish(walk, neuron, rng):
+        assert not WalkNeuron(known, replace(walk, weights=[None] + walk.weights[1:])).on_boundary(y, grad)
+    others = [LayerNeuron(truth, w, b) for w, b in zip(net.weights[depth][1:], net.biases[depth][1:])]
+    others += [LayerNeuron(below, w, b) for w, b in zip(net.weights[depth + 1], net.biases[depth + 1])]
+    for other in others:
+        for y in _zeros(other, rng, 2, 4, lines=200):
+            assert not formula.on_boundary(y, other.value_grad(y)[1])
+
+
+def _where_a_forgotten_weight_would_vanish(walk, neuron, rng) -> list:
+    """(y, normal) off B_z where z would vanish had h_0's flips been ignored (what a walk that did not measure
+    W_z0 cannot know): z with W_z0 = 0 (right where h_0 <= 0) and z with W_z0 h_0 linear (right where h_0 > 0,
+    as relu(h) - relu(-h): layer k-1 with -h_0 appended)."""
+    known = neuron.known
+    last = known.layers[-1]
+    twin = KnownLayer(last.rows + [[-v for v in last.rows[0]]], last.bias + [-last.bias[0]], last.fixed)
+    linear = LayerNeuron(PartialNetwork(known.n_in, known.layers[:-1] + [twin]), neuron.row + [-neuron.row[0]],
+                         neuron.bias)
+    found = []
+    for surrogate in (LayerNeuron(known, [fmpq(0)] + neuron.row[1:], neuron.bias), linear):
+        found += [(y, surrogate.value_grad(y)[1]) for y in _zeros(surrogate, rng, 4, 8, lines=200)
+                  if neuron.value(y) != 0]
+    return found
+
+
+@pytest.mark.parametrize("seed, depth", [(1, 1), (1, 2), (3, 2)])
+def test_a_walks_formula_reaches_regions_the_walk_never_entered(seed, depth):
+    """Points of B_z in regions of the known layers that no anchor of the walk is in are recognised too (the
+    check before WalkNeuron needed an anchor in the point's region)."""
+    _, known, walk, formula, neuron, reached, rng = _walk_formula(seed, depth)
+    assert any(formula.on_boundary(y, neuron.value_grad(y)[1]) and known.region_key(y) not in walk.regions
+               for y in _zeros(neuron, rng, 4, 48))
