@@ -343,7 +343,6 @@ def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widt
     assert layer2 and stopped
 
 
-
 def _walk_formula(seed: int, depth: int):
     """A walk of layer-(depth+1) neuron 0 of 3-6-5-4-1 `seed` with the layers before known (the last up to signs,
     some flipped), its WalkNeuron, the true neuron and, per point y, whether the formula reaches y (an anchor's
@@ -413,6 +412,6 @@ def _where_a_forgotten_weight_would_vanish(walk, neuron, rng) -> list:
 def test_a_walks_formula_reaches_regions_the_walk_never_entered(seed, depth):
     """Points of B_z in regions of the known layers that no anchor of the walk is in are recognised too (the
     check before WalkNeuron needed an anchor in the point's region)."""
-    _, known, walk, formula, neuron, reached, rng = _walk_formula(seed, depth)
+    _, known, walk, formula, neuron, _, rng = _walk_formula(seed, depth)
     assert any(formula.on_boundary(y, neuron.value_grad(y)[1]) and known.region_key(y) not in walk.regions
                for y in _zeros(neuron, rng, 4, 48))
