@@ -311,11 +311,10 @@ class WalkNeuron:
     def __init__(self, known: PartialNetwork, walk: Walk) -> None:
         self.known, self.weights = known, walk.weights
         prefix = sum(len(layer.rows) for layer in known.layers[:-1])
-        self.anchors: dict[tuple, list[tuple[Anchor, list[Q]]]] = {}    # by pattern of layers 1..k-2
+        self.anchors: dict[tuple, list[tuple[Anchor, tuple]]] = {}    # by pattern of layers 1..k-2, with h_j > 0
         for anchor, region in zip(walk.anchors, walk.regions):
-            h = known.values(anchor.x)[-1]
-            if all(v != 0 for v in h):
-                self.anchors.setdefault(region[:prefix], []).append((anchor, h))
+            if all(v != 0 for v in known.values(anchor.x)[-1]):
+                self.anchors.setdefault(region[:prefix], []).append((anchor, region[prefix:]))
 
     def on_boundary(self, x: Sequence[Q], normal: Sequence[Q]) -> bool:
         """z(x) == 0 and grad z(x) is parallel to `normal`, by the formula of some anchor whose pattern of layers
@@ -324,8 +323,8 @@ class WalkNeuron:
         if any(v == 0 for layer in vals for v in layer):
             return False
         h = vals[-1]
-        for anchor, ha in self.anchors.get(tuple(v > 0 for layer in vals[:-1] for v in layer), ()):
-            flipped = [j for j, (u, v) in enumerate(zip(h, ha)) if (u > 0) != (v > 0)]
+        for anchor, sides in self.anchors.get(tuple(v > 0 for layer in vals[:-1] for v in layer), ()):
+            flipped = [j for j, (v, side) in enumerate(zip(h, sides)) if (v > 0) != side]
             if any(self.weights[j] is None for j in flipped):
                 continue
             value = dot(anchor.grad, [u - v for u, v in zip(x, anchor.x)])

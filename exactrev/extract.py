@@ -20,7 +20,8 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, search_point
+from .deeper_layers import (BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, parallel,
+                            search_point)
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -974,11 +975,7 @@ def _same_neuron(a: tuple, b: tuple) -> bool:
     (row_a, bias_a, skip_a), (row_b, bias_b, skip_b) = a, b
     pairs = [(x, y) for j, (x, y) in enumerate(zip(row_a, row_b)) if j not in skip_a and j not in skip_b]
     pairs.append((bias_a, bias_b))
-    ref = next(((x, y) for x, y in pairs if x != 0), None)
-    if len(pairs) < 2 or ref is None or ref[1] == 0:
-        return False
-    ratio = ref[1] / ref[0]
-    return all(y == ratio * x for x, y in pairs)
+    return len(pairs) >= 2 and parallel([x for x, _ in pairs], [y for _, y in pairs])
 
 
 class TimeLimitReached(ExactrevError):
