@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 from flint import fmpq
 
 from .deeper_layers import PartialNetwork, Walk
-from .signs import rref
+from .signs import Eliminated, rref
 
 Q = Any
 
@@ -45,6 +45,8 @@ class SignSystem:
     products: dict[tuple[int, int, int], int] = field(default_factory=dict)
     assumed: list[tuple[int, int, Q, Q]] = field(default_factory=list)   # (z, j, h_z, h_j) where s_z was used
     walk_of: list[int] = field(default_factory=list)                     # the walk of each row
+    _public: list[int] | None = field(default=None, init=False, repr=False)   # see _public_columns
+    _reduced: dict = field(default_factory=dict, init=False, repr=False)     # see _walk_equations
 
     def new_row(self, wi: int) -> list[Q]:
         """A new equation of walk wi, all coefficients 0 (its right-hand side is appended by the caller)."""
@@ -54,15 +56,43 @@ class SignSystem:
 
     def grow(self, basis: list[list[Q]], wi: int) -> list[list[Q]] | None:
         """The reduced equations (nonzero rows of the augmented rref) of `basis` (reduced equations of some
-        walks, [] for none) together with walk wi's; None if they have no common solution.  Growing a set of
-        walks one at a time this way costs one small elimination each, not one of all the set's rows."""
-        rows = basis + [row + [c] for row, c, w in zip(self.rows, self.rhs, self.walk_of) if w == wi]
+        walks, [] for none) together with walk wi's; None if they have no common solution.  Each walk's
+        equations enter with the unknowns no other walk has eliminated (over the signs and the shared unknowns
+        only), so growing a set of walks one at a time costs one small elimination each."""
+        own = self._walk_equations(wi)
+        if own is None:
+            return None
+        rows = basis + own
         if not rows:
             return []
-        red, rank = rref(rows, None, self.n + 1)
+        width = len(self._public_columns()) + 1
+        red, rank = rref(rows, None, width)
         cells = red.entries()
-        out = [cells[i * (self.n + 1):(i + 1) * (self.n + 1)] for i in range(rank)]
+        out = [cells[i * width:(i + 1) * width] for i in range(rank)]
         return None if any(not any(row[:-1]) for row in out) else out
+
+    def _public_columns(self) -> list[int]:
+        """The signs and the unknowns that equations of more than one walk have (computed once)."""
+        if self._public is None:
+            users: dict[int, set[int]] = {}
+            for row, wi in zip(self.rows, self.walk_of):
+                for c, v in enumerate(row[self.width:], self.width):
+                    if v:
+                        users.setdefault(c, set()).add(wi)
+            self._public = list(range(self.width)) + sorted(c for c, ws in users.items() if len(ws) > 1)
+        return self._public
+
+    def _walk_equations(self, wi: int) -> list[list[Q]] | None:
+        """Walk wi's equations with its own unknowns eliminated (signs.Eliminated): rows over the public columns
+        and the right-hand side; None if they have no solution by themselves (computed once per walk)."""
+        if wi not in self._reduced:
+            public = self._public_columns()
+            private = sorted(set(range(self.n)) - set(public))
+            mine = [(row, c) for row, c, w in zip(self.rows, self.rhs, self.walk_of) if w == wi]
+            system = Eliminated([[row[j] for j in public + private] for row, _ in mine], [c for _, c in mine],
+                                len(public), len(private))
+            self._reduced[wi] = [row + [c] for row, c in zip(system.eqs, system.rhs)] if system.consistent else None
+        return self._reduced[wi]
 
     def _column(self) -> int:
         self.n += 1

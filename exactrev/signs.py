@@ -13,6 +13,9 @@ since relu(t h) = (t h + |h|)/2.  Both are linear in (t, b).
    the rows (e_i, K C_i) and (0, K d) (a low-density subset-sum lattice), found by LLL (flint): one vector
    of the reduced basis, or several with disjoint supports when signs are fixed only in combination.
 3. If LLL proposes nothing, cvxpy proposes t in the box [-1, 1], rounded to signs.
+The other unknowns are eliminated block by block (`Eliminated`: a layer's walks each have unknowns of their
+own, and one rref of the whole system took minutes with hundreds of walks); the equations left on t are
+small, and each block gives its unknowns back from t.
 Every proposal is accepted only if the signs satisfy every equation exactly (with the other unknowns
 then solved exactly); otherwise the signs are reported undetermined, never guessed.  A sign of an accepted
 vector that another solution flips (alone, or with one other sign) is reported undetermined too.
@@ -86,22 +89,22 @@ def rref(rows: Sequence[Sequence[Q]], rhs: Sequence[Q] | None, n: int) -> tuple[
 
 def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_other: int) -> SignSolution:
     """Solve for t in {-1, 1}^n_signs (the first columns) and the other unknowns (the last columns)."""
-    n = n_signs + n_other
-    x, _, unique = solve_linear_exact(rows, rhs, n)
-    if x is None:
+    system = Eliminated(rows, rhs, n_signs, n_other)
+    t, _, unique = (None, [], False) if not system.consistent else solve_linear_exact(system.eqs, system.rhs, n_signs)
+    if t is None:
         return SignSolution([None] * n_signs, [None] * n_other, "exact", "the sign equations are inconsistent")
     if unique:
-        t = x[:n_signs]
         if all(v == 1 or v == -1 for v in t):
-            return SignSolution([int(v) for v in t], x[n_signs:], "exact")
+            others, loose = system.others([int(v) for v in t])
+            return SignSolution([int(v) for v in t], others, "exact", loose=frozenset(loose))
         return SignSolution([None] * n_signs, [None] * n_other, "exact", "the unique solution is not a sign vector")
-    unseen = [j for j in range(n_signs) if all(r[j] == 0 for r in rows)]
+    unseen = [j for j in range(n_signs) if all(not r[j] for r in rows)]
     used = [j for j in range(n_signs) if j not in unseen]
-    eqs, ds = _sign_equations(rows, rhs, n_signs, n_other, used)    # one elimination: the lattice and _flippable
+    eqs, ds = _sign_equations(system.eqs, system.rhs, used)    # one elimination: the lattice and _flippable
     for method, proposed in (("lattice", _lattice_proposals(eqs, ds, used, n_signs)),
-                             ("lp", _lp_proposals(rows, rhs, n_signs, n_other))):
+                             ("lp", _lp_proposals(system.eqs, system.rhs, n_signs))):
         for t in proposed:
-            verified = others_given_signs(rows, rhs, t, n_signs, n_other)
+            verified = system.others(t)
             if verified is not None:
                 sol, loose = verified
                 free = set(unseen) | _flippable(eqs, used, t)
@@ -114,14 +117,89 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
 def others_given_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], t: Sequence[int], n_signs: int, n_other: int
                        ) -> tuple[list[fmpq], set[int]] | None:
     """The other unknowns given the signs t (and those left free), if the whole system then holds exactly."""
-    sub_rows = [list(r[n_signs:]) for r in rows]
-    sub_rhs = [to_fmpq(c) - sum((to_fmpq(r[i]) * t[i] for i in range(n_signs)), fmpq(0)) for r, c in zip(rows, rhs)]
-    if n_other == 0:
-        return ([], set()) if all(v == 0 for v in sub_rhs) else None
-    x, _, unique = solve_linear_exact(sub_rows, sub_rhs, n_other)
-    if x is None:
-        return None
-    return x, set() if unique else undetermined_columns(sub_rows, n_other)
+    return Eliminated(rows, rhs, n_signs, n_other).others(t)
+
+
+class Eliminated:
+    """rows @ (t, y) == rhs with the unknowns y after the signs eliminated block by block.  The y split into blocks
+    that share no equation (a layer's walks each have a bias and weights of their own: hundreds of blocks); the
+    rref of each block's equations, its y columns first, gives its y from t and, in its rows without y, equations
+    on t alone (`eqs`, `rhs`).  The same solutions as one rref of the whole system (the pivots of a block diagonal
+    matrix are its blocks' pivots), at a small fraction of its cost."""
+
+    def __init__(self, rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_other: int) -> None:
+        self.n_signs, self.n_other = n_signs, n_other
+        self.consistent = True
+        self.eqs: list[list[fmpq]] = []
+        self.rhs: list[fmpq] = []
+        self.pivots: list[tuple[int, list[fmpq], fmpq, bool]] = []   # (y column, its t coefficients, value, loose)
+        self.free: set[int] = set()                                  # y columns no equation pins down
+        self.used: set[int] = set()                                  # y columns some equation has
+        for block in _blocks(rows, n_signs, n_other):
+            self._eliminate([rows[i] for i in block], [rhs[i] for i in block])
+        self.free |= set(range(n_other)) - self.used
+
+    def _eliminate(self, rows: Sequence[Sequence[Q]], rhs: Sequence[Q]) -> None:
+        """One block: its y columns first, then the signs and the right-hand side."""
+        n_signs = self.n_signs
+        cols = sorted({c for r in rows for c in range(self.n_other) if r[n_signs + c]})
+        self.used |= set(cols)
+        red, rank = rref([[r[n_signs + c] for c in cols] + list(r[:n_signs]) for r in rows], rhs,
+                         len(cols) + n_signs)
+        width = len(cols) + n_signs
+        cells = red.entries()
+        pivots = []
+        for i in range(rank):
+            row = cells[i * (width + 1):(i + 1) * (width + 1)]
+            first = next(j for j, v in enumerate(row) if v)
+            if first == width:
+                self.consistent = False
+            elif first >= len(cols):
+                self.eqs.append(row[len(cols):width])
+                self.rhs.append(row[width])
+            else:
+                pivots.append((first, row))
+        pivot_cols = {first for first, _ in pivots}
+        free = {j for j in range(len(cols)) if j not in pivot_cols}
+        self.free |= {cols[j] for j in free}
+        for first, row in pivots:
+            self.pivots.append((cols[first], row[len(cols):width], row[width], any(row[j] for j in free)))
+
+    def others(self, t: Sequence[int]) -> tuple[list[fmpq], set[int]] | None:
+        """(y, the y columns left free) given the signs t (free ones 0), if every equation then holds; else None."""
+        if not self.consistent or any(sum((c * s for c, s in zip(row, t)), fmpq(0)) != d
+                                      for row, d in zip(self.eqs, self.rhs)):
+            return None
+        y = [fmpq(0)] * self.n_other
+        loose = set(self.free)
+        for col, coeffs, value, moved in self.pivots:
+            y[col] = value - sum((c * s for c, s in zip(coeffs, t) if c), fmpq(0))
+            if moved:
+                loose.add(col)
+        return y, loose
+
+
+def _blocks(rows: Sequence[Sequence[Q]], n_signs: int, n_other: int) -> list[list[int]]:
+    """Indices of the rows grouped into blocks that share no unknown after the first n_signs (union-find on them);
+    a row with none of those unknowns is a block of its own."""
+    parent = list(range(n_other))
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    firsts: list[int | None] = []
+    for r in rows:
+        cols = [i for i, v in enumerate(r[n_signs:n_signs + n_other]) if v]
+        for c in cols[1:]:
+            parent[root(c)] = root(cols[0])
+        firsts.append(cols[0] if cols else None)
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(firsts):
+        groups.setdefault(("row", i) if c is None else ("col", root(c)), []).append(i)
+    return list(groups.values())
 
 
 def _flippable(eqs: Sequence[Sequence[int]], used: Sequence[int], t: Sequence[int]) -> set[int]:
@@ -136,21 +214,19 @@ def _flippable(eqs: Sequence[Sequence[int]], used: Sequence[int], t: Sequence[in
     return free
 
 
-def _sign_equations(rows, rhs, n_signs: int, n_other: int, used: Sequence[int]) -> tuple[list[list[int]], list[int]]:
-    """Integer equations C t_used = d implied by the system after eliminating the other unknowns."""
-    n = n_signs + n_other
-    order = list(range(n_signs, n)) + list(used)           # other unknowns first: rref eliminates them
-    perm_rows = [[r[j] for j in order] for r in rows]
-    red, rank = rref(perm_rows, rhs, len(order))
-    eqs, ds = [], []
+def _sign_equations(eqs: Sequence[Sequence[Q]], rhs: Sequence[Q], used: Sequence[int]
+                    ) -> tuple[list[list[int]], list[int]]:
+    """The equations on the signs (the other unknowns eliminated: Eliminated), reduced and in integers, on the
+    signs `used`: C t_used = d."""
+    if not eqs:
+        return [], []
+    red, rank = rref([[row[j] for j in used] for row in eqs], rhs, len(used))
+    out, ds = [], []
     for i in range(rank):
-        if any(red[i, j] != 0 for j in range(n_other)):
-            continue
-        coeffs = [red[i, j] for j in range(n_other, len(order))] + [red[i, len(order)]]
-        ints, _ = integers_over_lcm(coeffs)
-        eqs.append(ints[:-1])
+        ints, _ = integers_over_lcm([red[i, j] for j in range(len(used) + 1)])
+        out.append(ints[:-1])
         ds.append(ints[-1])
-    return eqs, ds
+    return out, ds
 
 
 def _lattice_proposals(eqs: Sequence[Sequence[int]], ds: Sequence[int], used: Sequence[int], n_signs: int):
@@ -192,22 +268,23 @@ def _disjoint_cover(short: Sequence[Sequence[int]], m: int, eqs: Sequence[Sequen
             yield t
 
 
-def _lp_proposals(rows, rhs, n_signs: int, n_other: int):
-    """cvxpy: least absolute residual with t in [-1, 1] (an LP), rounded to signs."""
+def _lp_proposals(eqs, rhs, n_signs: int):
+    """cvxpy: least absolute residual of the equations on the signs with t in [-1, 1] (an LP), rounded to signs."""
     import cvxpy as cp
     import numpy as np
 
-    n = n_signs + n_other
-    a = np.array([[float(v) for v in r] for r in rows])
+    if not eqs:
+        yield [1] * n_signs
+        return
+    a = np.array([[float(v) for v in r] for r in eqs])
     b = np.array([float(v) for v in rhs])
-    var = cp.Variable(n)
-    cons = [var[:n_signs] <= 1, var[:n_signs] >= -1] if n_signs else []
+    var = cp.Variable(n_signs)
     try:
         with warnings.catch_warnings():      # "may be inaccurate": only a proposal, verified exactly by the caller
             warnings.simplefilter("ignore", UserWarning)
-            cp.Problem(cp.Minimize(cp.norm1(a @ var - b)), cons).solve()
+            cp.Problem(cp.Minimize(cp.norm1(a @ var - b)), [var <= 1, var >= -1]).solve()
     except cp.error.SolverError:
         return
     if var.value is None:
         return
-    yield [1 if v >= 0 else -1 for v in var.value[:n_signs]]
+    yield [1 if v >= 0 else -1 for v in var.value]
