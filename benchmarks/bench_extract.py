@@ -7,6 +7,7 @@ Writes results/extract.json and .md (or results/NAME.json and .md with --out NAM
     python3 benchmarks/bench_extract.py [--nets 10-20-20-1,8-16-16-3] [--seeds 1]
     python3 benchmarks/bench_extract.py --deep [--jobs 2]   # three hidden layers, 6 seeds each, 300 s limit,
                                                             # certified: extract_deep
+    python3 benchmarks/bench_extract.py --deep --first-seed 6 --out extract_deep_6   # seeds 6-11
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def run(widths: list[int], seed: int, time_limit: float | None = None, check: bo
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nets", default=DEFAULT)
-    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=1, help="how many seeds per network")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds FIRST_SEED .. FIRST_SEED + SEEDS - 1")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
     ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
     ap.add_argument("--jobs", type=int, default=1, help="extractions run at once (processes)")
@@ -63,7 +65,8 @@ def main() -> None:
         args.nets, args.seeds, args.time_limit, args.certify = DEEP, 6, 300.0, True
         args.out = "extract_deep" if args.out == "extract" else args.out
     jobs = [(parse_widths(text), seed, args.time_limit, args.certify)
-            for text in args.nets.split(",") for seed in range(args.seeds)]
+            for text in args.nets.split(",")
+            for seed in range(args.first_seed, args.first_seed + args.seeds)]
     rows: list[dict] = []
     with multiprocessing.Pool(args.jobs) as pool:   # in order; times are each run's own (noisier with jobs > 1)
         for row in pool.imap(_run, jobs):

@@ -38,6 +38,7 @@ CONFIRM_POINTS = 6              # predicted far points of a deeper neuron's boun
 CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") to believe it
 CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
 MEETING_LINES = 32              # starting points searched from for a predicted point of B_z n B_j ...
+MEETING_REACH = 7               # ... in boxes of half-width up to 2^MEETING_REACH (see weight_at_meeting) ...
 MEETING_STEPS = 24              # ... each by at most this many Newton steps
 LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
 PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked weights and gradients it remembers
@@ -462,14 +463,18 @@ class BoundaryWalker:
         layer-k boundary (and a walk that missed a weight is right only where that neuron is off); its formula
         predicts B_z elsewhere wrongly, and a probe there sees no kink exactly at the point.
         If those lines leave it undecided, as many more pass through boxes of half-width 2^-3..2^4 around `near`
-        (a point of the walk), if given: a neuron active on almost all inputs has its boundary only in a narrow
-        cone, which lines through boxes at 0 rarely meet.  One of the points probed "on" must then lie in a
-        region of the known layers the walk did not visit (`visited`: their activation patterns), where a deeper
-        neuron's walk no longer fits.  (Lines near the walk only as a second resort: a deeper neuron's formula
-        often fits well beyond the regions its walk visited, and far lines are what reject it.  Not asked of
-        the far lines: in two dimensions a walk may have visited every region its boundary passes through.)"""
+        (a point of the walk; times |near|/16 if that is more than 1), if given: a neuron active on almost all
+        inputs has its boundary only in a narrow cone, which lines through boxes at 0 rarely meet, and one
+        active only far out has it only far out.  One of the points probed "on" must then lie in a region of the
+        known layers the walk did not visit (`visited`: their activation patterns), where a deeper neuron's
+        walk no longer fits -- unless no predicted point those lines found lies in such a region: the walk has
+        then visited every region of B_z they reach, and not_refuted still compares layer k's patterns.
+        (Lines near the walk only as a second resort: a deeper neuron's formula often fits well beyond the
+        regions its walk visited, and far lines are what reject it.  Not asked of the far lines: in two
+        dimensions a walk may have visited every region its boundary passes through.)"""
         n = self.known.n_in
         on, outside = 0, False           # outside: a point probed "on" lies in a region the walk did not visit
+        elsewhere = False                # a predicted point near the walk lies in a region it did not visit
         seen: set[int] = set()           # unmeasured j active at a probed point
         shown: set[int] = set()          # ... at a point probed "on"
         for i in range(CONFIRM_LINES if near is None else 2 * CONFIRM_LINES):
@@ -477,7 +482,7 @@ class BoundaryWalker:
             if on >= points and shown.issuperset(unmeasured) and (outside or not local):
                 break
             if local:
-                scale = fmpq(2) ** (i % 8 - 3)
+                scale = max(1, max_abs(near) / 16) * fmpq(2) ** (i % 8 - 3)
                 p = [c + fmpq(self.rng.randint(-1024, 1024), 1024) * scale for c in near]
             else:
                 p, scale = search_point(n, i, self.rng)
@@ -489,6 +494,7 @@ class BoundaryWalker:
                     continue
                 active = {j for j in unmeasured if neuron.known.values(x)[-1][j] > 0}
                 fresh = neuron.known.region_key(x) not in visited
+                elsewhere |= local and fresh
                 if on >= points and active <= shown and (outside or not local or not fresh):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))
@@ -499,7 +505,7 @@ class BoundaryWalker:
                     outside |= fresh
                 elif verdict != "flat":
                     return False
-        return on >= min(points, CONFIRM_MIN) and shown >= seen and (outside or not local)
+        return on >= min(points, CONFIRM_MIN) and shown >= seen and (outside or not local or not elsewhere)
 
     def refuted_elsewhere(self, neuron: LayerNeuron, layer: PartialNetwork, i: int, walk: Walk,
                           points: int = CONFIRM_MIN) -> bool:
@@ -533,20 +539,21 @@ class BoundaryWalker:
         return False
 
     def weight_at_meeting(self, neuron: LayerNeuron, j: int, unmeasured: Sequence[int] = (),
-                          lines: int = MEETING_LINES, near: Sequence[Q] | None = None) -> Q | None:
+                          lines: int = MEETING_LINES, near: Sequence[Q] | None = None, reach: int = MEETING_REACH
+                          ) -> Q | None:
         """W_zj for a layer-(k-1) neuron j whose boundary the walk never met, measured where the neuron's formula
         (right where every `unmeasured` h_i <= 0, whatever those W_zi) predicts B_z to meet B_j: a point q of
         both (`meeting_point`), approached inside B_z from the side h_j < 0, and the crossing there (`cross`,
         which verifies the new plane with a kink).
-        The search starts from random points in boxes of half-width 1..2^7, every other one in a box of
+        The search starts from random points in boxes of half-width 1..2^reach, every other one in a box of
         half-width 2^-7..1 around `near` (a known point of B_j: a neuron active only on a small set has a
-        small boundary).
+        small boundary; one active only far out meets B_j only far out).
         None if no such meeting point is found or the crossing fails."""
         n = self.known.n_in
         known = neuron.known
         for i in range(lines):
             local_box = near is not None and i % 2 == 0
-            scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % 8))
+            scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % (reach + 1)))
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
             if local_box:
                 p = [pi + ci for pi, ci in zip(p, near)]

@@ -20,8 +20,8 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import (BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, parallel,
-                            search_point)
+from .deeper_layers import (MEETING_LINES, MEETING_REACH, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
+                            Walk, WalkNeuron, parallel, search_point)
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -52,6 +52,9 @@ SEARCH_POINTS = 256            # random points searched for one where a neuron i
 FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
 OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
+SETTLE_ATTEMPTS = 3            # tries at a neuron rejected with unmeasured weights (see settle)
+PROVISIONAL_EVERY = 8          # layer-k walks before the first provisional sign solve and at least between two
+                               # (a quarter more walks each time: see ProvisionalLayer)
 
 
 @dataclass
@@ -471,8 +474,11 @@ class Extraction:
         origin: dict[int, list[BoundaryPoint]] = {}     # per walk: its first point, then the points it explained
         formulas: dict[int, WalkNeuron] = {}            # per walk: its neuron before the signs (see on_walk)
         leftover: list[BoundaryPoint] = []
+        provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
+        solve_at = PROVISIONAL_EVERY                     # ... again once there are this many walks
         for bp in pending:
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
+            by = by or (provisional and provisional.explains(_q(bp.x), _q(bp.normal)))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
                 origin[id(by)].append(bp)
                 continue
@@ -484,6 +490,9 @@ class Extraction:
                 walks.append(w)
                 origin[id(w)] = [bp]
                 formulas[id(w)] = WalkNeuron(known, w)
+                if len(walks) >= solve_at:
+                    provisional = self.provisional_layer(known, walks, k)
+                    solve_at = max(len(walks) + PROVISIONAL_EVERY, len(walks) * 5 // 4)
             else:
                 leftover.append(bp)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
@@ -519,23 +528,10 @@ class Extraction:
                 prev.rows[j] = [-v for v in prev.rows[j]]
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
-        rows, notes = [], []           # notes: per walk, {j: why weight W_zj is not determined (set to 0)}
-        for wi, w in enumerate(walks):
-            row, note = [], {}
-            for j, v in enumerate(w.weights):
-                if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
-                        and inferred[(wi, j)] is not None:
-                    v = inferred[(wi, j)] * signs[j]   # B_j never met, but j is active all along B_z
-                elif v is None:
-                    note[j] = (f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
-                               f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 "
-                               "case 1); set to 0")
-                    v = fmpq(0)
-                row.append(v)
-            rows.append(row)
-            notes.append(note)
-        bias = [biases[wi] if biases[wi] is not None else self.bias_from_anchor(known, w, signs)
-                for wi, w in enumerate(walks)]
+        rows, unknown, bias = self.layer_rows(known, walks, signs, biases, inferred, sides)
+        notes = [{j: f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
+                     f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 case 1); "
+                     "set to 0" for j in missing} for w, missing in zip(walks, unknown)]   # per walk: why W_zj is 0
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
         confirmed = self.settle_distinct(walker, walks, rows, bias, notes)
         leftover += [bp for w, ok in zip(walks, confirmed) if ok is False for bp in origin[id(w)]]
@@ -546,6 +542,11 @@ class Extraction:
             return None
         distinct = _distinct_neurons(rows, bias)
         keep = self.not_refuted(walker, walks, rows, bias, distinct)
+        if not keep:
+            self.unidentified.append({"layer": k, "neuron": None, "reason": "every walk's neuron was refuted where "
+                                      "the layer's other neurons switch otherwise than along its walk (deeper "
+                                      "neurons)"})
+            return None
         leftover += [bp for i in distinct if i not in keep for bp in origin[id(walks[i])]]
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
@@ -578,13 +579,15 @@ class Extraction:
         confirmed, False if not, None for a walk whose neuron is one already confirmed (equal up to a factor on
         the bias and the weights both measured: not settled again).  Walks are told apart only now, with the
         biases known: a deeper neuron's walk where one neuron of layer k is active has that neuron's weights
-        times a factor, and only its bias shows it is another neuron."""
+        times a factor, and only its bias shows it is another neuron.  Weights a walk missed that another walk of
+        the same neuron measured are taken from that walk first (_fill_from_twins)."""
         fixed = PartialNetwork(self.oracle.input_dim, self.layers)
         confirmed: list[bool | None] = [None] * len(rows)
         for i in sorted(range(len(rows)), key=lambda i: len(notes[i])):
             if any(confirmed[j] and _same_neuron((rows[i], bias[i], notes[i]), (rows[j], bias[j], notes[j]))
                    for j in range(len(rows))):
                 continue
+            _fill_from_twins(rows, bias, notes, i)
             rows[i], notes[i], confirmed[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]), notes[i],
                                                           walks[i])
         return confirmed
@@ -592,26 +595,32 @@ class Extraction:
     def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], walk: Walk) -> tuple:
         """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms (some of
         whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
-        neuron: same answer, no queries)."""
+        neuron: same answer, no queries) -- unless it was rejected with weights still unmeasured: a weight from a
+        neuron active on a small part of B_z is easily missed, so later rounds try again, each with twice the
+        random starts of the one before, farther out, up to SETTLE_ATTEMPTS times."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
-        if key not in self.settled:
-            self.measure_unmet(walker, neuron, notes)
+        attempts, verdict = self.settled.get(key, (0, None))
+        if verdict is None or (verdict[2] is False and verdict[1] and attempts < SETTLE_ATTEMPTS):
+            self.measure_unmet(walker, neuron, notes, attempts)
             visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
-            self.settled[key] = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
-                                                                    visited=visited))
-        return self.settled[key]
+            verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
+                                                          visited=visited))
+            self.settled[key] = (attempts + 1, verdict)
+        return verdict
 
-    def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str]) -> None:
+    def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], attempt: int) -> None:
         """Weights set to 0 because the walk never met B_j (the keys of `notes`), measured where the neuron's
-        formula predicts B_z to meet B_j (BoundaryWalker.weight_at_meeting), until no more can be: the
-        neuron's row and `notes` are updated in place."""
+        formula predicts B_z to meet B_j (BoundaryWalker.weight_at_meeting; each attempt after the first starts
+        from twice as many random points, in boxes four times as large), until no more can be: the neuron's row
+        and `notes` are updated in place."""
         progress = True
         while notes and progress:
             progress = False
             for j in sorted(notes):
-                w = walker.weight_at_meeting(neuron, j, sorted(notes), near=self.anchors[-1][j][0])
+                w = walker.weight_at_meeting(neuron, j, sorted(notes), MEETING_LINES << attempt,
+                                             near=self.anchors[-1][j][0], reach=MEETING_REACH + 2 * attempt)
                 if w is not None:
                     neuron.row[j] = w
                     del notes[j]
@@ -656,7 +665,46 @@ class Extraction:
         deeper = len(walker.known.layers) > 1
         return (deeper or all(w is not None for w in walk.weights)) and neuron.on_boundary(x, _q(bp.normal))
 
-    def solve_layer_signs(self, known: PartialNetwork, walks: Sequence[Walk], k: int):
+    def provisional_layer(self, known: PartialNetwork, walks: Sequence[Walk], k: int) -> ProvisionalLayer | None:
+        """The walks so far as formulas valid everywhere: layer k-1's signs and layer k's biases solved from them
+        as at the end of the layer (solve_layer_signs, no queries), None if that fails."""
+        ordered = sorted(walks, key=lambda w: sum(v is None for v in w.weights))
+        solution = self.solve_layer_signs(known, ordered, k, note=False)
+        if solution is None:
+            return None
+        used, signs, biases, inferred, sides, _ = solution
+        prev = self.layers[-1]
+        oriented = KnownLayer([[t * v for v in row] if t else row for row, t in zip(prev.rows, signs)],
+                              [t * b if t else b for b, t in zip(prev.bias, signs)], fixed=True)
+        fixed = PartialNetwork(self.oracle.input_dim, self.layers[:-1] + [oriented])
+        neurons = []
+        for w, row, missing, b in zip(used, *self.layer_rows(known, used, signs, biases, inferred, sides)):
+            unknown = set(missing) | {j for j, v in enumerate(row) if signs[j] is None and v != 0}
+            if k > 2 or all(v is not None for v in w.weights):    # layer 2: as on_walk, complete walks only
+                neurons.append((w, LayerNeuron(fixed, row, b), unknown))
+        return ProvisionalLayer(fixed, neurons)
+
+    def layer_rows(self, known: PartialNetwork, walks: Sequence[Walk], signs: Sequence[int | None],
+                   biases: Sequence[fmpq | None], inferred: dict, sides: dict) -> tuple[list, list, list]:
+        """Per walk, from the sign solve (solve_layer_signs): its row of weights, the j whose weight is not
+        determined (0 in the row), and its bias (from its first point where the solve left it free)."""
+        rows, unknown = [], []
+        for wi, w in enumerate(walks):
+            row, missing = [], []
+            for j, v in enumerate(w.weights):
+                if v is None and signs[j] is not None and signs[j] == sides.get((wi, j)) \
+                        and inferred[(wi, j)] is not None:
+                    v = inferred[(wi, j)] * signs[j]   # B_j never met, but j is active all along B_z
+                elif v is None:
+                    missing.append(j)
+                    v = fmpq(0)
+                row.append(v)
+            rows.append(row)
+            unknown.append(missing)
+        bias = [b if b is not None else self.bias_from_anchor(known, w, signs) for w, b in zip(walks, biases)]
+        return rows, unknown, bias
+
+    def solve_layer_signs(self, known: PartialNetwork, walks: Sequence[Walk], k: int, note: bool = True):
         """Signs t of layer k-1, biases of layer k and the weights the walks could not reach (exactrev.signs).
 
         A weight W_zj whose boundary B_j the walk never met enters as u_zj = W_zj t_j [t_j == s_j], with s_j
@@ -669,7 +717,7 @@ class Extraction:
         Layer k-1's weights that its own walks could not measure are unknowns too (see SignSystem).
         Gradient equations come from anchors in distinct regions (a walk may cross one boundary back and forth).
         Returns (walks used, signs, biases per walk, u per (walk, j), s per (walk, j), layer k-1's weights
-        measured here per (z, j)) or None.
+        measured here per (z, j)) or None (noted in `unidentified` if `note`).
         """
         sol, system = self.sign_solution(known, walks)
         if sol is None:
@@ -687,8 +735,9 @@ class Extraction:
             walks = [walks[wi] for wi in best]
             sol, system = self.sign_solution(known, walks)
         if sol is None:
-            self.unidentified.append({"layer": k - 1, "neuron": None,
-                                      "reason": "signs: no sign vector fits the layer's walks"})
+            if note:
+                self.unidentified.append({"layer": k - 1, "neuron": None,
+                                          "reason": "signs: no sign vector fits the layer's walks"})
             return None
         width = len(self.layers[-1].rows)
         sol = replace(sol, signs=system.signs_from_weights(sol.signs, sol.others, sol.loose))
@@ -972,10 +1021,54 @@ def _has_normal(rows: Sequence[Sequence[fmpq]], normal: Sequence[fmpq]) -> bool:
 def _same_neuron(a: tuple, b: tuple) -> bool:
     """Two (row, bias, unmeasured weights) describe one neuron: proportional on the bias and the (at least one)
     weights both measured, by a nonzero factor."""
+    return _twin_factor(a, b) is not None
+
+
+def _twin_factor(a: tuple, b: tuple) -> fmpq | None:
+    """The nonzero factor r with b = r a on the bias and the (at least one) weights both (row, bias, unmeasured
+    weights) measured, if there is one: then they describe one neuron."""
     (row_a, bias_a, skip_a), (row_b, bias_b, skip_b) = a, b
     pairs = [(x, y) for j, (x, y) in enumerate(zip(row_a, row_b)) if j not in skip_a and j not in skip_b]
     pairs.append((bias_a, bias_b))
-    return len(pairs) >= 2 and parallel([x for x, _ in pairs], [y for _, y in pairs])
+    if len(pairs) < 2 or not parallel([x for x, _ in pairs], [y for _, y in pairs]):
+        return None
+    return next(y / x for x, y in pairs if x != 0)
+
+
+def _fill_from_twins(rows: list, bias: list, notes: list, i: int) -> None:
+    """Walk i's weights that it could not measure but another walk of the same neuron (see _twin_factor) did, on
+    walk i's scale: rows[i] and notes[i] updated in place.  Each walk meets the boundaries its own path leads
+    to; two walks of one neuron together often measure what neither did alone (exact, no queries)."""
+    for j in range(len(rows)):
+        if j == i or not notes[i]:
+            continue
+        r = _twin_factor((rows[j], bias[j], notes[j]), (rows[i], bias[i], notes[i]))
+        for m in [m for m in notes[i] if m not in notes[j]] if r is not None else ():
+            rows[i][m] = r * rows[j][m]
+            del notes[i][m]
+
+
+class ProvisionalLayer:
+    """Layer k's walks so far as formulas z = row . relu(h) + bias over layers 1..k-1 with the signs those walks
+    fix (Extraction.provisional_layer): a pending point where some formula is exactly 0 with a gradient parallel
+    to the point's normal lies on that walk's boundary and needs no walk of its own.  Unlike WalkNeuron this
+    reaches every region, not only those of the walk's anchors' patterns, which wide layers seldom repeat; a
+    weight the walk did not measure (or whose sign is not fixed) only blocks it where that neuron is on."""
+
+    def __init__(self, fixed: PartialNetwork, neurons: list[tuple[Walk, LayerNeuron, set[int]]]) -> None:
+        self.fixed, self.neurons = fixed, neurons
+
+    def explains(self, x: list[fmpq], normal: list[fmpq]) -> Walk | None:
+        """The walk whose formula has x on its boundary with `normal` (None if none; off every known boundary)."""
+        vals = self.fixed.values(x)
+        if any(v == 0 for layer in vals for v in layer):
+            return None
+        for walk, neuron, unknown in self.neurons:
+            if any(vals[-1][j] > 0 for j in unknown) or neuron.value(x) != 0:
+                continue
+            if parallel(neuron.value_grad(x)[1], normal):
+                return walk
+        return None
 
 
 class TimeLimitReached(ExactrevError):

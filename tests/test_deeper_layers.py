@@ -11,7 +11,7 @@ from flint import fmpq
 from hypothesis import assume, example, given, settings, strategies as st
 
 from exactrev import Oracle, random_network
-from exactrev.arith import Arith, normalise
+from exactrev.arith import Arith, max_abs, normalise
 from exactrev.deeper_layers import (MAX_FAILED, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
                                    WalkNeuron)
 from exactrev.first_layer import FirstLayerSearch
@@ -282,6 +282,35 @@ def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk()
     _, _, deeper = _layer_formulas(net, 2, 4, x)
     y = _zeros(deeper, random.Random(2), 16, 1)[0]
     assert not walker.confirms(deeper, near=y, visited=frozenset({known.region_key(y)}))
+
+
+def test_a_neuron_active_only_far_out_is_measured_and_confirmed_far_out():
+    """3-6-6-6-2 seed 10: layer-2 neuron 5 meets first-layer boundary 2 only at |x| > 100, which starts in
+    boxes of half-width up to 2^11 reach; layer-3 neuron 5 is active only at |x| > 200, and its weights from
+    layer-2 neurons never active along its boundary cannot be measured.  Lines near a far point of the walk
+    (scaled with it) confirm it when the walk visited every region of B_z they find, and still reject a
+    layer-4 formula under the same terms."""
+    net = random_network([3, 6, 6, 6, 2], seed=10)
+    known, true, _ = _layer_formulas(net, 2, 5, [Fraction(0)] * 3)
+    zeroed = LayerNeuron(known, [fmpq(0) if i == 2 else w for i, w in enumerate(true.row)], true.bias)
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+    assert walker.weight_at_meeting(zeroed, 2, lines=128, reach=11) == true.row[2]
+
+    known, true, _ = _layer_formulas(net, 3, 5, [Fraction(0)] * 3)
+    x = _zeros(true, random.Random(1), 1024, 1)[0]
+    assert max_abs(x) > 200
+    walked = _zeros(true, random.Random(2), 1024, 100)
+    unmet = [j for j in range(6) if all(known.values(y)[-1][j] <= 0 for y in walked)]
+    assert unmet
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+    visited = frozenset(known.region_key(y) for y in walked)
+    assert walker.confirms(true, unmet, near=x, visited=visited)
+    _, _, deeper = _layer_formulas(net, 3, 5, [frac(v) for v in x])
+    y = _zeros(deeper, random.Random(2), 1024, 1)[0]
+    visited = frozenset(known.region_key(v) for v in _zeros(deeper, random.Random(3), 1024, 100))
+    assert not walker.confirms(deeper, unmet, near=y, visited=visited)
 
 
 @settings(max_examples=6, deadline=None)

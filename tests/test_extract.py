@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from exactrev import Network, Oracle, canonical_form, certify, extract, random_network
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import Extraction, LayerStats, TimeLimitReached, _same_neuron
+from exactrev.extract import Extraction, LayerStats, TimeLimitReached, _fill_from_twins, _same_neuron
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -576,3 +576,85 @@ def test_output_points_show_both_sides_of_every_last_layer_neuron_where_unmeasur
 
 def _grid_point_q(rng: random.Random) -> list:
     return [fmpq(rng.randint(-512, 512), 256) for _ in range(3)]
+
+
+def test_a_layer_whose_every_neuron_is_refuted_ends_partial_and_says_so(monkeypatch):
+    """If not_refuted rejects every new neuron of a layer, extraction ends partial with that named (it once
+    raised IndexError building an empty layer: 5-8-8-8-1 seed 4)."""
+    monkeypatch.setattr(Extraction, "not_refuted", lambda self, walker, walks, rows, bias, keep: [])
+    result = extract(Oracle.from_network(random_network([3, 5, 4, 1], seed=2)), seed=0)
+    assert result.status == "partial"
+    assert any("every walk's neuron was refuted" in u["reason"] for u in result.unidentified)
+
+
+def test_weights_a_walk_missed_are_taken_from_another_walk_of_the_same_neuron():
+    """Two walks of one neuron (proportional on the bias and the weights both measured, here by -2) measure
+    different weights: each gets the other's on its own scale; a walk with another bias gives nothing."""
+    q = to_fmpq
+    rows = [[q(1), q(0), q(3), q(-2)], [q(-2), q(8), q(0), q(4)], [q(1), q(5), q(7), q(-2)]]
+    bias, notes = [q(5), q(-10), q(6)], [{1: "unmeasured"}, {2: "unmeasured"}, {}]
+    _fill_from_twins(rows, bias, notes, 0)
+    assert rows[0] == [q(1), q(-4), q(3), q(-2)] and notes[0] == {}
+    _fill_from_twins(rows, bias, notes, 1)
+    assert rows[1] == [q(-2), q(8), q(-6), q(4)] and notes[1] == {}
+    lone = [[q(1), q(0), q(3)], [q(1), q(5), q(3)]]
+    lone_notes = [{1: "unmeasured"}, {}]
+    _fill_from_twins(lone, [q(5), q(6)], lone_notes, 0)
+    assert lone[0] == [q(1), q(0), q(3)] and lone_notes[0] == {1: "unmeasured"}
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_provisional_layer_explains_points_of_walked_boundaries_anywhere_and_nothing_else(seed):
+    """Walks of four layer-3 neurons, signs solved from them alone (no queries): a point of a walked boundary
+    is explained by that walk wherever the weights it measured are all that matter there, also in regions of
+    layer 2 the walk never entered; points of the other layer-3 neurons, of layer 4 and of a walked boundary
+    given another normal never are."""
+    from exactrev.deeper_layers import BoundaryWalker
+    net = random_network([4, 6, 6, 6, 1], seed=seed)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, 2, last_fixed=False)
+    known, truth = PartialNetwork(4, run.layers), PartialNetwork(4, target_layers(net, 2))
+    walker = BoundaryWalker(run.dev, known, random.Random(seed))
+    rng = random.Random(seed)
+    neurons = [LayerNeuron(truth, list(map(to_fmpq, w)), to_fmpq(b)) for w, b in zip(net.weights[2], net.biases[2])]
+    walked, walks = [], []
+    for z, neuron in enumerate(neurons):
+        for x in _points_of(neuron, rng, 1):
+            walk = walker.walk(x, neuron.value_grad(x)[1])
+            if walk.status == "layer" and len(walked) < 4:
+                walked.append(z)
+                walks.append(walk)
+    provisional = run.provisional_layer(known, walks, 3)
+    assert provisional is not None and len(walked) == 4
+    explained = fresh = 0
+    visited = {known.region_key(a.x) for w in walks for a in w.anchors}
+    for z, neuron in enumerate(neurons):
+        for y in _points_of(neuron, rng, 12):
+            grad = neuron.value_grad(y)[1]
+            by = provisional.explains(y, grad)
+            assert by is None or (z in walked and by is walks[walked.index(z)])
+            assert provisional.explains(y, [g + (i == 0) for i, g in enumerate(grad)]) is None
+            explained += by is not None
+            fresh += by is not None and known.region_key(y) not in visited
+    assert explained and fresh
+    for walk, formula, _ in provisional.neurons:     # where the formula (0 for weights not measured) is wrong
+        true = neurons[walked[walks.index(walk)]]
+        for y in _points_of(formula, rng, 12):
+            assert true.value(y) == 0 or provisional.explains(y, formula.value_grad(y)[1]) is None
+    below = PartialNetwork(4, target_layers(net, 3))
+    for w, b in zip(net.weights[3], net.biases[3]):
+        deeper = LayerNeuron(below, list(map(to_fmpq, w)), to_fmpq(b))
+        assert all(provisional.explains(y, deeper.value_grad(y)[1]) is None for y in _points_of(deeper, rng, 6))
+
+
+def _points_of(neuron: LayerNeuron, rng: random.Random, count: int) -> list:
+    """Up to `count` points of the neuron's boundary on random lines through boxes of half-width 1..64."""
+    found: list = []
+    for i in range(400):
+        scale = 2 ** (i % 7)
+        p = [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(4)]
+        d = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(4)]
+        found += neuron.zeros_on_line(p, d, fmpq(-8 * scale), fmpq(8 * scale))[:1]
+        if len(found) >= count:
+            break
+    return found
