@@ -31,6 +31,7 @@ from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line,
 from .layer_signs import SignSystem, sign_system
 from .network import Network
 from .output_bends import weights_from_line_kinks, weights_from_output_bends, weights_up_to_combination
+from .output_cases import MAX_CASE_PAIRS, OutputCases, case_assignments, off_weight, weights_from_cases
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
@@ -52,6 +53,7 @@ SEARCH_POINTS = 256            # random points searched for one where a neuron i
 FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
 OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the first half kept only where unmeasured_off
 MAX_REPORTED_POINTS = 2000
+OFF_POINTS = 256               # random points (no queries) where an "off" pair's weight must keep z off (off_pair)
 SETTLE_ATTEMPTS = 3            # tries at a neuron rejected with unmeasured weights (see settle)
 PROVISIONAL_EVERY = 8          # layer-k walks before the first provisional sign solve and at least between two
                                # (a quarter more walks each time: see ProvisionalLayer)
@@ -778,46 +780,36 @@ class Extraction:
         """The output layer exactly.  With h the last hidden layer (up to signs tau) and relu(tau h) =
         (tau h + |h|)/2:  y_o = sum_z b_oz |h_z| + sum_z b_oz tau_z h_z + c_o.  First the free fit
         y_o = sum a_oz h_z + sum b_oz |h_z| + c_o gives b exactly (the |h| columns are independent even
-        when the h columns are not); then tau and c solve the linear remainder (exactrev.signs)."""
+        when the h columns are not); then tau and c solve the linear remainder (exactrev.signs).  If the points
+        where no unmeasured weight matters do not determine b, the cases of those weights are tried on more
+        points (exactrev.output_cases)."""
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         width = len(self.layers[-1].rows)
-        n_out = self.oracle.output_dim
         k = len(self.layers) + 1
         pts = self.output_points(known, width)
         ys = self.dev.points(pts)
-        hs = [known.local(x)[-1][0] for x in pts]
-        feats = [list(h) + [abs(v) for v in h] + [fmpq(1)] for h in hs]
-        loose = undetermined_columns(feats, 2 * width + 1)
-        beta: list[list[fmpq]] = []
-        rows: list[list[fmpq]] = []
-        rhs: list[fmpq] = []
-        for o in range(n_out):
-            x, _, _ = solve_linear_exact(feats, [y[o] for y in ys], 2 * width + 1)
-            if x is None and len(self.layers) >= 2 and self.fold_output(known, pts, ys):
+        fit = self.output_fit(known, pts, ys, OutputCases(width, sorted(self.unmeasured)))
+        if isinstance(fit, str) and 0 < len(self.unmeasured) <= MAX_CASE_PAIRS:
+            extra = _points_where(self.oracle.input_dim, self.rng, lambda p: not self.unmeasured_off(known, p),
+                                  2 * width + 1 + EXTRA_CHECK_POINTS + FOLD_ON_POINTS * len(self.unmeasured))
+            pts, ys = pts + extra, ys + self.dev.points(extra)
+            fit = next((f for cases in case_assignments(width, self.unmeasured)
+                        if not isinstance(f := self.output_fit(known, pts, ys, cases), str)), fit)
+        if isinstance(fit, str):
+            if not fit.startswith("the sampled points") and len(self.layers) >= 2 and self.fold_output(known, pts, ys):
                 return
-            if x is None or any(width <= j < 2 * width for j in loose):
-                self.unidentified.append({"layer": k, "neuron": o, "reason":
-                                          "output is not an affine function of relu of the last hidden layer "
-                                          "(missing neurons or layers)" if x is None else
-                                          "the sampled points do not determine the output weights"})
-                self.output = None
-                return
-            b = x[width:2 * width]
-            beta.append(b)
-            for h, y in zip(hs, ys):
-                row = [b[z] * h[z] for z in range(width)] + [fmpq(int(i == o)) for i in range(n_out)]
-                rows.append(row)
-                rhs.append(y[o] - sum((b[z] * abs(h[z]) for z in range(width)), fmpq(0)))
-        sol = solve_signs(rows, rhs, width, n_out)
-        if all(t is None for t in sol.signs) and sol.reason:
-            if len(self.layers) >= 2 and self.fold_output(known, pts, ys):
-                return
-            self.unidentified.append({"layer": k - 1, "neuron": None, "reason": f"signs: {sol.reason}"})
+            self.unidentified.append({"layer": k - 1 if fit.startswith("signs") else k, "neuron": None,
+                                      "reason": fit})
             self.output = None
             return
+        cases, beta, vs, sol, loose = fit
         last = self.layers[-1]
+        for (z, j), w in weights_from_cases(cases, beta, vs, sol.signs, loose).items():
+            self.measured(z, j, w)
+        for z, j in [p for p in cases.pairs if cases.on is not None and not cases.on[p]]:
+            self.off_pair(known, pts, z, j, sol.signs[z])
         for z, t in enumerate(sol.signs):
-            if all(beta[o][z] == 0 for o in range(n_out)):
+            if all(b[z] == 0 for b in beta):
                 self.unidentified.append({"layer": k - 1, "neuron": z,
                                           "reason": "no effect on the output (dead or unseen downstream)"})
             elif t is None:
@@ -829,6 +821,50 @@ class Extraction:
         self.output = ([[2 * b[z] for z in range(width)] for b in beta], list(sol.others))
         if self.unmeasured:
             self.measure_by_output()
+
+    def output_fit(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]], cases: OutputCases):
+        """(cases, b per output, V per output, sign solution, undetermined columns) of the output's fit under
+        `cases` (exactrev.output_cases), or why it fails: a reason for `unidentified`, "signs: ..." if only the
+        sign solve does."""
+        width, n_out = len(self.layers[-1].rows), self.oracle.output_dim
+        local = [(v[-1], v[-2] if len(v) > 1 else []) for v in (known.values(x) for x in pts)]
+        feats = [cases.features(h, prev) for h, prev in local]
+        loose = undetermined_columns(feats, cases.columns)
+        if any(width <= j < 2 * width for j in loose):
+            return "the sampled points do not determine the output weights"
+        beta, vs, rows, rhs = [], [], [], []
+        for o in range(n_out):
+            x, _, _ = solve_linear_exact(feats, [y[o] for y in ys], cases.columns)
+            if x is None:
+                return ("output is not an affine function of relu of the last hidden layer (missing neurons or "
+                        "layers)")
+            beta.append(x[width:2 * width])
+            vs.append(x[2 * width + 1:])
+            for (h, prev), y in zip(local, ys):
+                coeffs, part = cases.sign_terms(h, prev, beta[-1], vs[-1])
+                rows.append(coeffs + [fmpq(int(i == o)) for i in range(n_out)])
+                rhs.append(y[o] - part)
+        sol = solve_signs(rows, rhs, width, n_out)
+        if all(t is None for t in sol.signs) and sol.reason:
+            return f"signs: {sol.reason}"
+        return cases, beta, vs, sol, loose
+
+    def off_pair(self, known: PartialNetwork, pts: Sequence[list[fmpq]], z: int, j: int, sign: int | None) -> None:
+        """W_zj of a pair the output's fit found "off" (z off at every point of the fit where j is on): set to a
+        value that keeps z off where j is on (output_cases.off_weight; the target's function if that holds
+        everywhere, when W_zj matters nowhere).  It stays unmeasured: the output's bends may still find that z
+        is on somewhere where j is (near B_j, where no point of the fit was) and measure it."""
+        if sign is None:
+            return
+        fit = [v for v in (known.values(x) for x in pts) if v[-2][j] > 0]
+        more = (known.values(p) for p in _points_where(self.oracle.input_dim, self.rng, lambda p: True, OFF_POINTS))
+        w = off_weight([(v[-1][z], v[-2][j]) for v in itertools.chain(fit, more) if v[-2][j] > 0], sign,
+                       self.layers[-1].rows[z])
+        self.layers[-1].rows[z][j] = w
+        self.unmeasured[(z, j)]["reason"] = (
+            f"weight from layer-{len(self.layers) - 1} neuron {j} not determined: neuron {z} is off at the "
+            f"{len(fit)} points of the output's fit where neuron {j} is on, so it may matter nowhere (section "
+            f"5.2 case 1); set to {format_rational(w)} to keep it off there (output_cases.off_weight)")
 
     def measure_by_output(self) -> None:
         """The last layer's weights that no walk measured, from the output's bends (exactrev.output_bends);

@@ -1,0 +1,108 @@
+"""The output layer's fit by the two cases of each unmeasured last-layer weight (exactrev.output_cases)."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+from flint import fmpq
+from hypothesis import given, settings, strategies as st
+
+from exactrev import Oracle, random_network
+from exactrev.deeper_layers import LayerNeuron, PartialNetwork
+from exactrev.extract import Extraction
+from exactrev.numbers import to_fmpq
+from exactrev.output_cases import OutputCases, off_weight
+from target_layers import target_layers
+
+
+def _run_without(net, missing):
+    """An extraction whose hidden layers are the target's (the last one's signs still to solve) with the last
+    layer's weights `missing` set to 0 and noted as unmeasured."""
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, last_fixed=False)
+    for z, j in missing:
+        run.layers[-1].rows[z][j] = fmpq(0)
+        run.unmeasured[(z, j)] = {"layer": len(run.layers), "neuron": z, "reason": "test"}
+    run.unidentified = list(run.unmeasured.values())
+    below, rng = PartialNetwork(net.input_dim, target_layers(net, len(run.layers) - 1)), random.Random(0)
+    run.anchors = [[]] * (len(run.layers) - 1) + [[_boundary_point(LayerNeuron(below, row, bias), rng) for row, bias
+                                                   in zip(*(target_layers(net)[-1].rows, target_layers(net)[-1].bias))]]
+    run.measure_by_output = lambda: None           # the output's bends are tested in test_output_bends
+    return run
+
+
+def _boundary_point(neuron, rng):
+    """(x, grad z(x)) at a point x of the neuron's boundary (as a walk's first anchor)."""
+    while True:
+        p = [fmpq(rng.randint(-1024, 1024), 256) for _ in neuron.known.layers[0].rows[0]]
+        d = [fmpq(rng.randint(-64, 64), 64) for _ in p]
+        for x in neuron.zeros_on_line(p, d, fmpq(-64), fmpq(64))[:1]:
+            return x, neuron.value_grad(x)[1]
+
+
+def test_points_where_an_unmeasured_weight_matters_enter_the_output_fit_by_its_case(monkeypatch):
+    """3-6-6-6-2 seed 8 (as its extraction leaves it): layer-3 neuron 1 is on wherever layer-2 neuron 2 is on,
+    neuron 4 off (sampled) wherever layer-2 neuron 4 is on, and those two weights unmeasured.  Where both are
+    off the points do not determine the output weights; with the cases, the points where they are on give
+    the output exactly and W_12 as well, and W_44 is kept unmeasured with a weight that keeps neuron 4 off."""
+    net = random_network([3, 6, 6, 6, 2], seed=8)
+    missing = [(1, 2), (4, 4)]
+    monkeypatch.setattr(sys.modules["exactrev.extract"], "MAX_CASE_PAIRS", 0)    # the plain fit alone
+    plain = _run_without(net, missing)
+    plain.solve_output()
+    assert plain.output is None
+    assert any("do not determine the output weights" in u["reason"] for u in plain.unidentified)
+    monkeypatch.undo()
+
+    run = _run_without(net, missing)
+    run.solve_output()
+    assert run.output is not None
+    assert run.output[0] == [[to_fmpq(v) for v in row] for row in net.weights[-1]]
+    assert run.output[1] == [to_fmpq(v) for v in net.biases[-1]]
+    assert run.layers[-1].rows[1][2] == to_fmpq(net.weights[2][1][2])
+    assert sorted(run.unmeasured) == [(4, 4)]
+    assert "is off at the" in run.unmeasured[(4, 4)]["reason"]
+    assert run.layers[-1].rows[4][4] < 0
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), shape=st.sampled_from([[3, 5, 4, 2], [2, 4, 4, 3, 1]]), data=st.data())
+def test_the_fit_row_and_the_sign_terms_give_the_output_exactly_under_the_true_cases(seed, shape, data):
+    """At any point, with the unmeasured weights at 0 in the known layers and each pair's case as it is at
+    that point, the fit's row times the target's (a, b, c, V) and the sign solve's terms with tau = 1 both give
+    the target's output exactly."""
+    net = random_network(shape, seed=seed)
+    width, prev_width = shape[-2], shape[-3]
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, width - 1), st.integers(0, prev_width - 1)),
+                               min_size=1, max_size=3, unique=True))
+    layers = target_layers(net)
+    for z, j in pairs:
+        layers[-1].rows[z][j] = fmpq(0)
+    known, true = PartialNetwork(net.input_dim, layers), PartialNetwork(net.input_dim, target_layers(net))
+    rng = random.Random(seed)
+    x = [fmpq(rng.randint(-4096, 4096), 256) for _ in range(net.input_dim)]
+    vals, h_true = known.values(x), true.values(x)[-1]
+    h, prev = vals[-1], vals[-2]
+    assert h_true == [h[z] + sum((to_fmpq(net.weights[-2][z][j]) * prev[j] for z2, j in pairs
+                                  if z2 == z and prev[j] > 0), fmpq(0)) for z in range(width)]
+    on = {(z, j): h_true[z] > 0 for z, j in pairs}   # each pair's case as it is at x
+    cases = OutputCases(width, sorted(pairs), on)
+    y = net.evaluate_batch([x])[0]
+    for o, (u, c) in enumerate(zip(net.weights[-1], net.biases[-1])):
+        u = [to_fmpq(v) for v in u]
+        b = [v / 2 for v in u]
+        v = [u[z] * to_fmpq(net.weights[-2][z][j]) for z, j in cases.on_pairs]
+        coeffs = b + b + [to_fmpq(c)] + v                    # a = b tau with tau = 1 (the target is oriented)
+        row = cases.features(h, prev)
+        assert sum((r * k for r, k in zip(row, coeffs)), fmpq(0)) == to_fmpq(y[o])
+        taus, part = cases.sign_terms(h, prev, b, v)
+        assert sum(taus, fmpq(0)) + part + to_fmpq(c) == to_fmpq(y[o])
+
+
+def test_an_off_weight_keeps_the_neuron_off_at_every_point_given_and_is_zero_only_if_nothing_asks_more():
+    points = [(fmpq(3), fmpq(1, 2)), (fmpq(-1), fmpq(2))]
+    w = off_weight(points, 1, [fmpq(1, 4), fmpq(-1, 8)])
+    assert all(hz + w * hj < 0 for hz, hj in points)
+    assert w == -16                       # the largest ratio 3 / (1/2) = 6 (over 16 * 1/4 = 4) is < 2^3
+    assert off_weight(points, -1, [fmpq(1)]) == 64       # 16 * 1 = 16 < 2^5; the sign of -tau
