@@ -5,11 +5,12 @@ W_zj unmeasured, and the output's fit is then made only where j is off (there z 
 that changes sign only where such a j is on leaves its |h_z'| column undetermined there.  If B_z stays where
 j is off, z has one sign on all of {h_j > 0}: either off there (W_zj matters nowhere), or on, and then
 relu(tau h_z) = tau (h_z + W_zj h_j) with h_z as known (the weight at 0).  Under one such case per pair, the
-output at every point is linear in the unknowns: with relu(tau h) = (tau h + |h|)/2,
+output at every point is linear in the unknowns: with relu(tau h) = (tau h + |h|)/2, y_o = c_o + the sum
+over z of
 
-    y_o = sum_z (a_oz h_z + b_oz |h_z|) + c_o            where z is as known,
-          + 0                                           where some j of an "off" pair (z, j) is on,
-          + 2 a_oz h_z + sum_j V_ozj h_j                where only "on" pairs' j are on (V_ozj = 2 a_oz W_zj),
+    a_oz h_z + b_oz |h_z|             where none of z's unmeasured weights' j is on (z as known),
+    0                                 where the j of one of its "off" pairs is on,
+    2 a_oz h_z + sum_j V_ozj h_j      where only the j of its "on" pairs are on (V_ozj = 2 a_oz W_zj),
 
 (a_oz = b_oz tau_z), so points where j is on enter the fit too.  A wrong case leaves the exact system
 inconsistent (or the output weights undetermined); the first case assignment that fits gives b, then the signs
