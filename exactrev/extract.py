@@ -788,13 +788,14 @@ class Extraction:
         k = len(self.layers) + 1
         pts = self.output_points(known, width)
         ys = self.dev.points(pts)
-        fit = self.output_fit(known, pts, ys, OutputCases(width, sorted(self.unmeasured)))
+        local = _last_two(known, pts)
+        fit = self.output_fit(local, ys, OutputCases(width, sorted(self.unmeasured)))
         if isinstance(fit, str) and 0 < len(self.unmeasured) <= MAX_CASE_PAIRS:
             extra = _points_where(self.oracle.input_dim, self.rng, lambda p: not self.unmeasured_off(known, p),
                                   2 * width + 1 + EXTRA_CHECK_POINTS + FOLD_ON_POINTS * len(self.unmeasured))
-            pts, ys = pts + extra, ys + self.dev.points(extra)
+            pts, ys, local = pts + extra, ys + self.dev.points(extra), local + _last_two(known, extra)
             fit = next((f for cases in case_assignments(width, self.unmeasured)
-                        if not isinstance(f := self.output_fit(known, pts, ys, cases), str)), fit)
+                        if not isinstance(f := self.output_fit(local, ys, cases), str)), fit)
         if isinstance(fit, str):
             if not fit.startswith("the sampled points") and len(self.layers) >= 2 and self.fold_output(known, pts, ys):
                 return
@@ -807,7 +808,7 @@ class Extraction:
         for (z, j), w in weights_from_cases(cases, beta, vs, sol.signs, loose).items():
             self.measured(z, j, w)
         for z, j in [p for p in cases.pairs if cases.on is not None and not cases.on[p]]:
-            self.off_pair(known, pts, z, j, sol.signs[z])
+            self.off_pair(known, local, z, j, sol.signs[z])
         for z, t in enumerate(sol.signs):
             if all(b[z] == 0 for b in beta):
                 self.unidentified.append({"layer": k - 1, "neuron": z,
@@ -822,12 +823,11 @@ class Extraction:
         if self.unmeasured:
             self.measure_by_output()
 
-    def output_fit(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]], cases: OutputCases):
+    def output_fit(self, local: Sequence[tuple[list[fmpq], list[fmpq]]], ys: list[list[fmpq]], cases: OutputCases):
         """(cases, b per output, V per output, sign solution, undetermined columns) of the output's fit under
-        `cases` (exactrev.output_cases), or why it fails: a reason for `unidentified`, "signs: ..." if only the
-        sign solve does."""
+        `cases` (exactrev.output_cases) at points where the last two hidden layers' values are `local` (see
+        _last_two), or why it fails: a reason for `unidentified`, "signs: ..." if only the sign solve does."""
         width, n_out = len(self.layers[-1].rows), self.oracle.output_dim
-        local = [(v[-1], v[-2] if len(v) > 1 else []) for v in (known.values(x) for x in pts)]
         feats = [cases.features(h, prev) for h, prev in local]
         loose = undetermined_columns(feats, cases.columns)
         if any(width <= j < 2 * width for j in loose):
@@ -849,17 +849,17 @@ class Extraction:
             return f"signs: {sol.reason}"
         return cases, beta, vs, sol, loose
 
-    def off_pair(self, known: PartialNetwork, pts: Sequence[list[fmpq]], z: int, j: int, sign: int | None) -> None:
+    def off_pair(self, known: PartialNetwork, local: Sequence[tuple[list[fmpq], list[fmpq]]], z: int, j: int,
+                 sign: int | None) -> None:
         """W_zj of a pair the output's fit found "off" (z off at every point of the fit where j is on): set to a
         value that keeps z off where j is on (output_cases.off_weight; the target's function if that holds
         everywhere, when W_zj matters nowhere).  It stays unmeasured: the output's bends may still find that z
         is on somewhere where j is (near B_j, where no point of the fit was) and measure it."""
         if sign is None:
             return
-        fit = [v for v in (known.values(x) for x in pts) if v[-2][j] > 0]
-        more = (known.values(p) for p in _points_where(self.oracle.input_dim, self.rng, lambda p: True, OFF_POINTS))
-        w = off_weight([(v[-1][z], v[-2][j]) for v in itertools.chain(fit, more) if v[-2][j] > 0], sign,
-                       self.layers[-1].rows[z])
+        fit = [(h[z], prev[j]) for h, prev in local if prev[j] > 0]
+        more = _last_two(known, _points_where(self.oracle.input_dim, self.rng, lambda p: True, OFF_POINTS))
+        w = off_weight(fit + [(h[z], prev[j]) for h, prev in more if prev[j] > 0], sign, self.layers[-1].rows[z])
         self.layers[-1].rows[z][j] = w
         self.unmeasured[(z, j)]["reason"] = (
             f"weight from layer-{len(self.layers) - 1} neuron {j} not determined: neuron {z} is off at the "
@@ -1030,6 +1030,11 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
         seen.append(v)
         keep.append(i)
     return keep
+
+
+def _last_two(known: PartialNetwork, pts: Sequence[list[fmpq]]) -> list[tuple[list[fmpq], list[fmpq]]]:
+    """Per point: (the last hidden layer's preactivations, the layer before's; [] with one hidden layer)."""
+    return [(v[-1], v[-2] if len(v) > 1 else []) for v in (known.values(x) for x in pts)]
 
 
 def _grid_point(n: int, rng: random.Random) -> list[fmpq]:
