@@ -239,7 +239,7 @@ def _without_columns(m: fmpq_mat, entries: Sequence[Q], keep: Sequence[bool]) ->
     return fmpq_mat(m.nrows(), cols, [e if keep[i % cols] else 0 for i, e in enumerate(entries)])
 
 
-def _reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
+def reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
     """u minus its projection on e (e nonzero): u - (u.e / e.e) e, the two inner products taken once."""
     c = dot(u, e) / dot(e, e)
     return [ui - c * ei for ui, ei in zip(u, e)]
@@ -375,6 +375,33 @@ class LayerNeuron:
         at = [self.value([pi + t * di for pi, di in zip(p, d)]) for t in knots]
         return [[pi + (u + (v - u) * zu / (zu - zv)) * di for pi, di in zip(p, d)]
                 for u, v, zu, zv in zip(knots, knots[1:], at, at[1:]) if zu * zv < 0]
+
+
+def meeting_point(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int = MEETING_STEPS) -> list[Q] | None:
+    """A point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise linear
+    functions h_j and z from y: in y's region the nearest point where both local planes vanish; if the way
+    there leaves the region, start again in the middle of the next region on the way.  The point returned
+    is exact (h_j = z = 0 there, inside a region of the known layers but j's); None after `steps`."""
+    known = neuron.known
+    y = list(y)
+    for _ in range(steps):
+        vals, jh = known.local_mats(y)[-1]
+        g = [jh[j, col] for col in range(known.n_in)]
+        z, G = neuron.value_grad(y)
+        gg, gG, GG = dot(g, g), dot(g, G), dot(G, G)
+        det = gg * GG - gG * gG
+        if det == 0:
+            return None
+        a, b = (z * gG - vals[j] * GG) / det, (vals[j] * gG - z * gg) / det    # dx = a g + b G
+        dx = [a * gi + b * Gi for gi, Gi in zip(g, G)]
+        knots = known.knots_on_line(y, dx, fmpq(0), fmpq(1))
+        if len(knots) > 2:
+            y = _short([yi + (knots[1] + knots[2]) / 2 * di for yi, di in zip(y, dx)], known)
+            continue
+        x = [yi + di for yi, di in zip(y, dx)]
+        exact = known.values(x)[-1][j] == 0 and neuron.value(x) == 0
+        return x if exact and room_at(known, x, skip=j) > 0 else None
+    return None
 
 
 class BoundaryWalker:
@@ -557,7 +584,7 @@ class BoundaryWalker:
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
             if local_box:
                 p = [pi + ci for pi, ci in zip(p, near)]
-            q = self.meeting_point(neuron, j, p)
+            q = meeting_point(neuron, j, p)
             if q is None:
                 continue
             pre, jh = known.local_mats(q)[-1]
@@ -570,7 +597,7 @@ class BoundaryWalker:
             GG = dot(G, G)
             if room == 0 or GG == 0:
                 continue
-            v = _reject(g, G)      # in B_z's plane, h_j increasing
+            v = reject(g, G)      # in B_z's plane, h_j increasing
             if not any(v):
                 continue
             c = room / (4 * n * max_abs(v))
@@ -578,32 +605,6 @@ class BoundaryWalker:
             kind, data = self.cross(Anchor(a, G), q, v, c, g, self.k1, j)
             if kind == "ok" and data[1] == j:
                 return data[2]
-        return None
-
-    def meeting_point(self, neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int = MEETING_STEPS) -> list[Q] | None:
-        """A point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise linear
-        functions h_j and z from y: in y's region the nearest point where both local planes vanish; if the way
-        there leaves the region, start again in the middle of the next region on the way.  The point returned
-        is exact (h_j = z = 0 there, inside a region of the known layers but j's); None after `steps`."""
-        known = neuron.known
-        y = list(y)
-        for _ in range(steps):
-            vals, jh = known.local_mats(y)[-1]
-            g = [jh[j, col] for col in range(known.n_in)]
-            z, G = neuron.value_grad(y)
-            gg, gG, GG = dot(g, g), dot(g, G), dot(G, G)
-            det = gg * GG - gG * gG
-            if det == 0:
-                return None
-            a, b = (z * gG - vals[j] * GG) / det, (vals[j] * gG - z * gg) / det    # dx = a g + b G
-            dx = [a * gi + b * Gi for gi, Gi in zip(g, G)]
-            knots = known.knots_on_line(y, dx, fmpq(0), fmpq(1))
-            if len(knots) > 2:
-                y = _short([yi + (knots[1] + knots[2]) / 2 * di for yi, di in zip(y, dx)], known)
-                continue
-            x = [yi + di for yi, di in zip(y, dx)]
-            exact = known.values(x)[-1][j] == 0 and neuron.value(x) == 0
-            return x if exact and room_at(known, x, skip=j) > 0 else None
         return None
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None):
@@ -654,7 +655,7 @@ class BoundaryWalker:
         """v plus a random direction of the plane normal to G (same order of magnitude)."""
         scale = max_abs(v)
         r = [fmpq(self.rng.randint(-64, 64), 64) * scale for _ in v]
-        return [vi + ri for vi, ri in zip(v, _reject(r, G))]
+        return [vi + ri for vi, ri in zip(v, reject(r, G))]
 
     # ------------------------------------------------------------ crossing
     def cross(self, anchor: Anchor, q: list[Q], v: list[Q], c: Q, g: list[Q],
@@ -664,7 +665,7 @@ class BoundaryWalker:
         same pattern after it) the plane is predicted and only its centre probed (`centre`, 4 queries); the
         search below runs if that probe does not find B_z there."""
         G = anchor.grad
-        m = _reject(G, g)                                                # along B_j, across the old plane
+        m = reject(G, g)                                                # along B_j, across the old plane
         if not any(m):
             return ("fail", "boundary parallel to a known one")
         eps = c / 2 ** 10
@@ -717,7 +718,7 @@ class BoundaryWalker:
         found = self.known.first_crossing(x2, u)
         reach = fmpq(1) if found is None else found[0] / 2
         probe_step = max_abs(u) / 2 ** 10
-        r = _reject([fmpq(self.rng.randint(-64, 64), 256) for _ in u], normal)
+        r = reject([fmpq(self.rng.randint(-64, 64), 256) for _ in u], normal)
         r = [v * max_abs(u) / (64 * max_abs(r) or 1) for v in r]     # small: the path stays close to the line
         for _ in range(tries):
             y = self.simplify([a + reach * (b + c) for a, b, c in zip(x2, u, r)], normal)
@@ -748,11 +749,11 @@ class BoundaryWalker:
     def verify_plane(self, q, v, eps, G, g, G2, m, probe_step) -> bool:
         """A random point of the predicted plane beyond q (off the 2-d slice searched) has a kink exactly there
         (m: G without its component along g, the direction `cross` searched in)."""
-        e2 = _reject(g, G)
+        e2 = reject(g, G)
         r = [fmpq(self.rng.randint(-64, 64), 64) for _ in G]
         for e in (G, e2):
             if any(e):
-                r = _reject(r, e)
+                r = reject(r, e)
         scale = eps * max_abs(v) / (max_abs(r) or 1)
         step = 2 * eps
         y0 = [qi + step * vi + scale * ri for qi, vi, ri in zip(q, v, r)]

@@ -942,7 +942,8 @@ class Extraction:
         self.unidentified.append({"layer": len(self.layers), "neuron": None, "reason":
                                   "some neurons of this layer never change sign where the search looked (no boundary "
                                   "to walk); their linear effect is folded exactly into always-active neurons "
-                                  f"{width}..{len(last.rows) - 1} (same function, not the target's architecture)"})
+                                  f"{width}..{len(last.rows) - 1} (the same function wherever they do not change "
+                                  "sign, as at every point fitted; not the target's architecture)"})
         return True
 
     def output_points(self, known: PartialNetwork, width: int) -> list[list[fmpq]]:

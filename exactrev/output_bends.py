@@ -17,12 +17,14 @@ slope jumps there by exactly U_oz |grad z . d| for that W_zj.
 from __future__ import annotations
 
 import random
+from itertools import chain, combinations
+from math import comb
 from typing import Any, Sequence
 
-from flint import fmpq
+from flint import fmpq, fmpq_mat
 
 from .arith import dot, max_abs
-from .deeper_layers import LayerNeuron, PartialNetwork, room_at, search_point
+from .deeper_layers import LayerNeuron, PartialNetwork, meeting_point, reject, room_at, search_point
 from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 from .signs import solve_linear_exact, undetermined_columns
@@ -32,6 +34,12 @@ BOUNDARY_LINES = 256     # random lines searched for points of B_j, per layer-(L
                          # queries only where some z is active)
 CHECK_POINTS = 1         # points of B_j, past those that fix the weights, whose bends must agree exactly
 COMBINATION_POINTS = 6  # points in a row adding no equation before weights_up_to_combination takes one solution
+MEETING_STARTS = 32      # random starts, per layer-(L-1) neuron j, of the search for points of B_j where z's formula
+                         # is 0 (then moved along B_j to where it is > 0; no queries)
+EDGE_LINES = 64          # edges of the first-layer arrangement (n-1 of its planes meeting; all of them if there are
+                         # no more) searched for points of B_j, per layer-(L-1) neuron j ...
+EDGE_OFFSETS = 24        # ... and points of B_j tried around each point where B_j crosses one (no queries)
+EDGE_MAX_INPUTS = 32     # input dimensions above which edges are not searched (n-1 planes: a large exact solve)
 KINK_LINES = 16          # random lines scanned for kinks of B_z where j is on (weights_from_line_kinks)
 
 
@@ -76,7 +84,8 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
     rows: list[list[Q]] = []
     rhs: list[Q] = []
     since_unique, width, rank, stale = 0, 0, 0, 0
-    for p in _points_of_boundary(known, j, rng, near):
+    for p in chain(_points_of_boundary(known, j, rng, near), _points_where_active(known, j, zs, rng, near),
+                   _points_near_edges(known, j, zs, rng)):
         if any(known.values(p)[-2][o] >= 0 for o in others):
             continue
         eqs = _bend_equations(ev, known, out_w, j, zs, p)
@@ -99,6 +108,76 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
             loose = undetermined_columns(system, len(seen))
             return {(zs[c], j): (w, c_i not in loose) for c_i, (c, w) in enumerate(zip(seen, x))}
     return {}
+
+
+def _points_where_active(known: PartialNetwork, j: int, zs: Sequence[int], rng: random.Random,
+                          near: Sequence[Q] | None):
+    """Points of B_j where some z in zs is on: where z's formula (W_zj = 0: exact on B_j) meets B_j
+    (deeper_layers.meeting_point, from MEETING_STARTS random starts), moved along B_j towards z > 0 halfway to
+    the next boundary of the known layers.  B_j may meet {z > 0} only in a small piece that random lines
+    rarely cross, while z then matters in the sliver of {h_j > 0} beside it."""
+    below = PartialNetwork(known.n_in, known.layers[:-1])
+    last = known.layers[-1]
+    for i in range(MEETING_STARTS):
+        start, _ = search_point(known.n_in, i, rng, near)
+        for z in zs:
+            neuron = LayerNeuron(below, last.rows[z], last.bias[z])
+            q = meeting_point(neuron, j, start)
+            if q is None:
+                continue
+            _, jh = below.local_mats(q)[-1]
+            _, G = neuron.value_grad(q)
+            v = reject(G, [jh[j, c] for c in range(known.n_in)])      # along B_j, z rising
+            if not any(v):
+                continue
+            v = [vi / max_abs(v) for vi in v]
+            found = known.first_crossing(q, v)
+            t = found[0] / 2 if found is not None else 1 + max_abs(q)
+            yield [qi + t * vi for qi, vi in zip(q, v)]
+
+
+def _points_near_edges(known: PartialNetwork, j: int, zs: Sequence[int], rng: random.Random):
+    """Points of B_j where some z in zs is on (its formula, W_zj = 0), around the points where B_j crosses an
+    edge of the first-layer arrangement (its sets of n-1 planes, EDGE_LINES random ones if there are more):
+    in the small regions around such a point; B_j may meet {z > 0} only there (3-6-6-6-2 seed 8: certify's
+    witness sits beside two first-layer planes and B_j at once).  Each point is the projection onto B_j,
+    along grad h_j, of a small random offset, kept if it is exactly on B_j in the offset's region."""
+    n = known.n_in
+    first = known.layers[0]
+    if not 1 < n <= EDGE_MAX_INPUTS or len(first.rows) < n - 1:
+        return
+    below = PartialNetwork(n, known.layers[:-1])
+    last = known.layers[-1]
+    pos = sum(len(layer.rows) for layer in below.layers[:-1])      # where layer L-1 starts in a region key
+    m = len(first.rows)
+    subsets = (combinations(range(m), n - 1) if comb(m, n - 1) <= EDGE_LINES
+               else (rng.sample(range(m), n - 1) for _ in range(EDGE_LINES)))
+    for picked in subsets:
+        extra = [fmpq(rng.randint(-1024, 1024), 1024) for _ in range(n)]
+        rows = fmpq_mat([first.rows[i] for i in picked] + [extra])
+        try:
+            x0 = rows.solve(fmpq_mat([[-first.bias[i]] for i in picked] + [[fmpq(0)]])).entries()
+            d = rows.solve(fmpq_mat([[fmpq(0)]] * (n - 1) + [[fmpq(1)]])).entries()
+        except ZeroDivisionError:
+            continue
+        span = 2 ** 10 * (1 + max_abs(x0)) / max_abs(d)
+        for t in below.knots_on_line(x0, d, -span, span)[1:-1]:
+            centre = [a + t * b for a, b in zip(x0, d)]
+            if below.values(centre)[-1][j] != 0:
+                continue
+            for k in range(EDGE_OFFSETS):
+                size = (1 + max_abs(centre)) / 2 ** (4 + 2 * (k % 8))      # regions near an edge may be very small
+                y = [c + size * fmpq(rng.randint(-1024, 1024), 1024) for c in centre]
+                vals, jh = below.local_mats(y)[-1]
+                g = [jh[j, c] for c in range(n)]
+                if not any(g):
+                    continue
+                x = [a - vals[j] / dot(g, g) * b for a, b in zip(y, g)]
+                key_x, key_y, at = below.region_key(x), below.region_key(y), pos + j
+                if key_x[:at] + key_x[at + 1:] != key_y[:at] + key_y[at + 1:] or below.values(x)[-1][j] != 0:
+                    continue
+                if any(LayerNeuron(below, last.rows[z], last.bias[z]).value(x) > 0 for z in zs):
+                    yield x
 
 
 def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random, near: Sequence[Q] | None):

@@ -85,3 +85,20 @@ def test_weights_seen_only_in_combination_get_one_solution_that_gives_the_same_f
     assert certify(net, Network(weights, biases)).verdict == "equivalent"
     assert weights_from_output_bends(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)),
                                      _known_without(net, missing)[0], out_w, missing, random.Random(0)) == {}
+
+
+def test_a_weight_that_matters_only_beside_an_edge_of_the_first_layer_is_found_there():
+    """3-6-6-6-2 seed 8: layer-3 neuron 4 is on where layer-2 neuron 4 is only in a sliver beside B_4 near
+    where two first-layer planes meet (certify's witness once had h_4 = 3e-5 there).  Random lines through B_4
+    never meet that piece; the search around the points where B_4 crosses edges of the first-layer arrangement
+    does, and its bends give W_44 exactly.  Every point it offers lies exactly on B_4 with z's formula > 0."""
+    from exactrev.output_bends import _points_near_edges
+    net = random_network([3, 6, 6, 6, 2], seed=8)
+    found, _ = _recover(net, [(4, 4)], seed=0)
+    assert found == {(4, 4): to_fmpq(net.weights[2][4][4])}
+    known, _ = _known_without(net, [(4, 4)])
+    points = list(_points_near_edges(known, 4, [4], random.Random(1)))
+    assert points
+    for x in points:
+        below, last = known.values(x)[-2], known.values(x)[-1]
+        assert below[4] == 0 and last[4] > 0
