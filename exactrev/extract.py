@@ -828,7 +828,8 @@ class Extraction:
         `cases` (exactrev.output_cases) at points where the last two hidden layers' values are `local` (see
         _last_two), or why it fails: a reason for `unidentified`, "signs: ..." if only the sign solve does."""
         width, n_out = len(self.layers[-1].rows), self.oracle.output_dim
-        feats = [cases.features(h, prev) for h, prev in local]
+        merged = cases.one_signed(local)
+        feats = [[fmpq(0) if c in merged else v for c, v in enumerate(cases.features(h, prev))] for h, prev in local]
         loose = undetermined_columns(feats, cases.columns)
         if any(width <= j < 2 * width for j in loose):
             return "the sampled points do not determine the output weights"
@@ -838,7 +839,7 @@ class Extraction:
             if x is None:
                 return ("output is not an affine function of relu of the last hidden layer (missing neurons or "
                         "layers)")
-            beta.append(x[width:2 * width])
+            beta.append([b / 2 if z in merged else b for z, b in enumerate(x[width:2 * width])])
             vs.append(x[2 * width + 1:])
             for (h, prev), y in zip(local, ys):
                 coeffs, part = cases.sign_terms(h, prev, beta[-1], vs[-1])

@@ -73,6 +73,22 @@ class OutputCases:
                     row[2 * w + 1 + on_pairs.index((z, j))] = prev[j]
         return row
 
+    def one_signed(self, local: Sequence[tuple[Sequence[Q], Sequence[Q]]]) -> set[int]:
+        """The z never "on" at these points (each as (h, prev), see features) and of one strict sign s wherever
+        plain: there |h_z| = s h_z, so the fit cannot tell b_z from a_z.  But U_z relu(tau_z h_z) =
+        b_z (tau_z h_z + |h_z|) is 2 b_z |h_z| there if tau_z = s and 0 if not: the fit drops z's column a, its
+        |h_z| column's coefficient is 2 b_z, and the sign solve then gives tau_z = s (if b_z != 0).  Exact,
+        though z was never seen with the other sign."""
+        signs: dict[int, set[bool | None]] = {z: set() for z in range(self.width)}
+        for h, prev in local:
+            for z in range(self.width):
+                mode = self.mode(z, prev)
+                if mode == "plain":
+                    signs[z].add(h[z] > 0 if h[z] != 0 else None)
+                elif mode != "off":
+                    signs[z].add(None)
+        return {z for z, seen in signs.items() if len(seen) == 1 and None not in seen}
+
     def sign_terms(self, h: Sequence[Q], prev: Sequence[Q], b: Sequence[Q], v: Sequence[Q]) -> tuple[list[Q], Q]:
         """(coefficients of tau_z, the part of y_o known from b and V) at a point, for the sign solve."""
         coeffs, known = [], fmpq(0)
