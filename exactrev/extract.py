@@ -781,8 +781,9 @@ class Extraction:
         (tau h + |h|)/2:  y_o = sum_z b_oz |h_z| + sum_z b_oz tau_z h_z + c_o.  First the free fit
         y_o = sum a_oz h_z + sum b_oz |h_z| + c_o gives b exactly (the |h| columns are independent even
         when the h columns are not); then tau and c solve the linear remainder (exactrev.signs).  If the points
-        where no unmeasured weight matters do not determine b, the cases of those weights are tried on more
-        points (exactrev.output_cases)."""
+        where no unmeasured weight matters do not determine b, more such points are drawn farther out (boxes up
+        to 2^7: more activation patterns), then the cases of those weights are tried on points where they
+        matter (exactrev.output_cases)."""
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         width = len(self.layers[-1].rows)
         k = len(self.layers) + 1
@@ -790,6 +791,11 @@ class Extraction:
         ys = self.dev.points(pts)
         local = _last_two(known, pts)
         fit = self.output_fit(local, ys, OutputCases(width, sorted(self.unmeasured)))
+        if isinstance(fit, str) and fit.startswith("the sampled points") and self.unmeasured:
+            wide = _points_where(self.oracle.input_dim, self.rng, lambda p: self.unmeasured_off(known, p),
+                                 2 * width + 1 + EXTRA_CHECK_POINTS)
+            pts, ys, local = pts + wide, ys + self.dev.points(wide), local + _last_two(known, wide)
+            fit = self.output_fit(local, ys, OutputCases(width, sorted(self.unmeasured)))
         if isinstance(fit, str) and 0 < len(self.unmeasured) <= MAX_CASE_PAIRS:
             extra = _points_where(self.oracle.input_dim, self.rng, lambda p: not self.unmeasured_off(known, p),
                                   2 * width + 1 + EXTRA_CHECK_POINTS + FOLD_ON_POINTS * len(self.unmeasured))

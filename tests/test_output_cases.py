@@ -6,6 +6,7 @@ import itertools
 import random
 import sys
 
+import pytest
 from flint import fmpq
 from hypothesis import assume, given, settings, strategies as st
 
@@ -139,3 +140,15 @@ def test_a_neuron_of_one_sign_at_every_point_of_the_fit_still_gets_its_output_we
         assert [2 * b for b in beta[o]] == [to_fmpq(u) if on else 0 for u, on in zip(row, seen)]
     assert sol.signs[0] == (-1 if flip else 1)
     assert all(t == 1 for t, on, u in zip(sol.signs[1:], seen[1:], net.weights[-1][0][1:]) if on and u)
+
+
+@pytest.mark.slow
+def test_fit_points_drawn_farther_out_solve_the_output_of_3_6_6_6_2_seed_9():
+    """3-6-6-6-2 seed 9: where its unmeasured weights' neurons are off, the fit's points in [-2, 2]^3 leave the
+    output undetermined (too few activation patterns there); points drawn in boxes up to 2^7 out determine it,
+    the output's bends then measure both unmeasured layer-3 weights, and the result is the target's function."""
+    from exactrev import certify, extract
+    net = random_network([3, 6, 6, 6, 2], seed=9)
+    result = extract(Oracle.from_network(net), seed=9)
+    assert [u["layer"] for u in result.unidentified] == [2]          # a layer-2 weight that matters nowhere
+    assert certify(result.network, net).verdict == "equivalent"
