@@ -790,16 +790,22 @@ class Extraction:
         pts = self.output_points(known, width)
         ys = self.dev.points(pts)
         local = _last_two(known, pts)
-        fit = self.output_fit(local, ys, OutputCases(width, sorted(self.unmeasured)))
+
+        def more_points(keep: Callable[[list[fmpq]], bool], count: int) -> None:
+            """`count` more points of the fit where `keep` holds (see _points_where), with their outputs."""
+            extra = _points_where(self.oracle.input_dim, self.rng, keep, count)
+            pts.extend(extra)
+            ys.extend(self.dev.points(extra))
+            local.extend(_last_two(known, extra))
+
+        plain = OutputCases(width, sorted(self.unmeasured))
+        fit = self.output_fit(local, ys, plain)
         if isinstance(fit, str) and fit.startswith("the sampled points") and self.unmeasured:
-            wide = _points_where(self.oracle.input_dim, self.rng, lambda p: self.unmeasured_off(known, p),
-                                 2 * width + 1 + EXTRA_CHECK_POINTS)
-            pts, ys, local = pts + wide, ys + self.dev.points(wide), local + _last_two(known, wide)
-            fit = self.output_fit(local, ys, OutputCases(width, sorted(self.unmeasured)))
+            more_points(lambda p: self.unmeasured_off(known, p), 2 * width + 1 + EXTRA_CHECK_POINTS)
+            fit = self.output_fit(local, ys, plain)
         if isinstance(fit, str) and 0 < len(self.unmeasured) <= MAX_CASE_PAIRS:
-            extra = _points_where(self.oracle.input_dim, self.rng, lambda p: not self.unmeasured_off(known, p),
-                                  2 * width + 1 + EXTRA_CHECK_POINTS + FOLD_ON_POINTS * len(self.unmeasured))
-            pts, ys, local = pts + extra, ys + self.dev.points(extra), local + _last_two(known, extra)
+            more_points(lambda p: not self.unmeasured_off(known, p),
+                        2 * width + 1 + EXTRA_CHECK_POINTS + FOLD_ON_POINTS * len(self.unmeasured))
             fit = next((f for cases in case_assignments(width, self.unmeasured)
                         if not isinstance(f := self.output_fit(local, ys, cases), str)), fit)
         if isinstance(fit, str):

@@ -116,16 +116,14 @@ def _points_where_active(known: PartialNetwork, j: int, zs: Sequence[int], rng: 
     (deeper_layers.meeting_point, from MEETING_STARTS random starts), moved along B_j towards z > 0 halfway to
     the next boundary of the known layers.  B_j may meet {z > 0} only in a small piece that random lines
     rarely cross, while z then matters in the sliver of {h_j > 0} beside it."""
-    below = PartialNetwork(known.n_in, known.layers[:-1])
-    last = known.layers[-1]
+    neurons = _formulas(known, zs)
     for i in range(MEETING_STARTS):
         start, _ = search_point(known.n_in, i, rng, near)
-        for z in zs:
-            neuron = LayerNeuron(below, last.rows[z], last.bias[z])
+        for neuron in neurons:
             q = meeting_point(neuron, j, start)
             if q is None:
                 continue
-            _, jh = below.local_mats(q)[-1]
+            _, jh = neuron.known.local_mats(q)[-1]
             _, G = neuron.value_grad(q)
             v = reject(G, [jh[j, c] for c in range(known.n_in)])      # along B_j, z rising
             if not any(v):
@@ -146,8 +144,8 @@ def _points_near_edges(known: PartialNetwork, j: int, zs: Sequence[int], rng: ra
     first = known.layers[0]
     if not 1 < n <= EDGE_MAX_INPUTS or len(first.rows) < n - 1:
         return
-    below = PartialNetwork(n, known.layers[:-1])
-    last = known.layers[-1]
+    neurons = _formulas(known, zs)
+    below = neurons[0].known
     pos = sum(len(layer.rows) for layer in below.layers[:-1])      # where layer L-1 starts in a region key
     m = len(first.rows)
     subsets = (combinations(range(m), n - 1) if comb(m, n - 1) <= EDGE_LINES
@@ -176,8 +174,15 @@ def _points_near_edges(known: PartialNetwork, j: int, zs: Sequence[int], rng: ra
                 key_x, key_y, at = below.region_key(x), below.region_key(y), pos + j
                 if key_x[:at] + key_x[at + 1:] != key_y[:at] + key_y[at + 1:] or below.values(x)[-1][j] != 0:
                     continue
-                if any(LayerNeuron(below, last.rows[z], last.bias[z]).value(x) > 0 for z in zs):
+                if any(neuron.value(x) > 0 for neuron in neurons):
                     yield x
+
+
+def _formulas(known: PartialNetwork, zs: Sequence[int]) -> list[LayerNeuron]:
+    """Last-layer neurons zs of `known` as formulas over the layers before (their unmeasured weights as set)."""
+    below = PartialNetwork(known.n_in, known.layers[:-1])
+    last = known.layers[-1]
+    return [LayerNeuron(below, last.rows[z], last.bias[z]) for z in zs]
 
 
 def _points_of_boundary(known: PartialNetwork, j: int, rng: random.Random, near: Sequence[Q] | None):
