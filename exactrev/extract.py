@@ -45,6 +45,7 @@ MAX_ROUNDS = 16                # restarts after new first-layer neurons or unexp
 STALL_ROUNDS = 3               # ... ending once this many rounds in a row found no more hidden neurons
 ONE_SIDED_TESTS, ONE_SIDED_ON = 2, 4   # evidence for trying a plane TestHyperplane saw on one side only
 VERIFY_LINES = 8
+UNSOLVED_LINES = 24         # more fresh lines in a round whose output layer is not solved (no point check then)
 VERIFY_REGIONS = 768        # linear regions of the recovered network checked with one point each
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
@@ -177,6 +178,7 @@ class Extraction:
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
+        self.far_lines = False         # UNSOLVED_LINES scanned (see verification_points)
         self.verify_queries = 0        # queries of every round's verification (lines and points)
         self.rounds = 0                # rounds run (see run_layers)
         self.search: FirstLayerSearch | None = None
@@ -254,10 +256,11 @@ class Extraction:
                 continue
             before = self.ev.queries
             self.report("verifying")
-            new = self.verification_points(search) + self.settle_stray()
+            on_trial = sum(p.state == "trial" for p in planes)
+            size = sum(len(layer.rows) for layer in self.layers) - on_trial
+            new = self.verification_points(search, stuck=size <= most and stalled > 0) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
             self.verify_queries += self.ev.queries - before
-            on_trial = sum(p.state == "trial" for p in planes)
             if not new and not (on_trial and len(self.unidentified) > noted):
                 verified = True
                 break
@@ -268,7 +271,6 @@ class Extraction:
                 points += new
                 stalled = 0
                 continue
-            size = sum(len(layer.rows) for layer in self.layers) - on_trial
             dropped = self.judge_trial(planes, size > most)
             if not new and not dropped:          # a verified round, with the planes on trial it kept
                 verified = True
@@ -352,25 +354,25 @@ class Extraction:
         kinks show only where the layers above them are active."""
         return self.hyperplanes_among([(_q(bp.x), _q(bp.normal), to_fmpq(bp.bias)) for bp in points], rows1)
 
-    def verification_points(self, search: FirstLayerSearch) -> list[BoundaryPoint]:
+    def verification_points(self, search: FirstLayerSearch, stuck: bool = False) -> list[BoundaryPoint]:
         """Scan fresh random lines (VERIFY_LINES in the first round, half as many later) and check again, at no
         cost in queries, the lines of earlier rounds; the recovered network must agree with every affine piece
         the oracle shows and have a boundary at every kink.  The recovered network's kinks on a fresh line are
         predicted to the scan (fewer queries; kinks nobody predicted are still found).  Returns boundary points
         of kinks it cannot explain (to extract them in another round); a disagreement without such kinks is
-        recorded as unidentified."""
+        recorded as unidentified.  If the lines find nothing, the point check follows; a round whose output
+        layer is not solved cannot have one (it compares outputs), and its failed fit often means a neuron is
+        missing below: it scans UNSOLVED_LINES more fresh lines instead, through points up to 128 units out
+        (3-6-6-6-2 seed 7 found a layer-2 neuron active only beyond about 8 units this way); once per run also
+        when the usual lines did find points but this round and the one before are `stuck` (no more hidden
+        neurons than an earlier round; 4-6-6-6-1 seed 2 then completes).  Walking what far lines find is
+        costly, hence once, and not after a single stuck round (5-8-8-8-1 seed 4: 60% more queries, same
+        result)."""
         net = self.network()
         half = self.ar.num(LINE_HALF_LENGTH)
-        known, span = PartialNetwork(self.oracle.input_dim, self.layers), to_fmpq(half)
         new: list[BoundaryPoint] = []
         differs = False
-        for i in range(VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES):
-            base = search.random_line()
-            line = Line(tuple(2 ** (i % 4) * v for v in base.p), base.d)   # through points up to 8 units out
-            knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
-            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
-                                  expected=knots)
-            self.verify_scans.append((line, scan))
+        self.fresh_lines(search, VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES, 4)
         for line, scan in self.verify_scans:
             found = self.unexplained(net, scan, search)
             if found is not None:
@@ -378,6 +380,10 @@ class Extraction:
                 continue
             ts = [region_point(lo, hi, self.ar) for lo, hi, _ in scan.regions]
             differs |= net.evaluate_batch([line.at(t) for t in ts]) != [p.at(t) for t, (_, _, p) in zip(ts, scan.regions)]
+        if self.output is None and (not new or (stuck and not self.far_lines)):
+            self.far_lines = True
+            for _, scan in self.fresh_lines(search, UNSOLVED_LINES, 8):
+                new += self.unexplained(net, scan, search) or []
         if not new and self.output is not None:
             line = self.point_check(net, search)
             if line is not None:                    # a random point disagrees: scan a line through it
@@ -388,6 +394,20 @@ class Extraction:
             self.unidentified.append({"layer": None, "neuron": None, "reason":
                                       "a verification line shows the recovered network differs from the target"})
         return new
+
+    def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int) -> list[tuple[Line, LineScan]]:
+        """`count` random lines through points up to 2^(reach-1) units out, scanned with the recovered network's
+        kinks predicted and kept in `verify_scans` (later rounds check them again for free)."""
+        half = self.ar.num(LINE_HALF_LENGTH)
+        known, span = PartialNetwork(self.oracle.input_dim, self.layers), to_fmpq(half)
+        for i in range(count):
+            base = search.random_line()
+            line = Line(tuple(2 ** (i % reach) * v for v in base.p), base.d)
+            knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
+            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
+                                  expected=knots)
+            self.verify_scans.append((line, scan))
+        return self.verify_scans[len(self.verify_scans) - count:]
 
     def unexplained(self, net: Network, scan: LineScan, search: FirstLayerSearch) -> list[BoundaryPoint] | None:
         """Boundary points (local planes measured) of the scan's kinks that lie on no hidden boundary of `net`;
@@ -783,7 +803,7 @@ class Extraction:
         when the h columns are not); then tau and c solve the linear remainder (exactrev.signs).  If the points
         where no unmeasured weight matters do not determine b, more such points are drawn farther out (boxes up
         to 2^7: more activation patterns), then the cases of those weights are tried on points where they
-        matter (exactrev.output_cases)."""
+        matter (exactrev.output_cases); if none fits, whatever the reason, the fold (fold_output)."""
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         width = len(self.layers[-1].rows)
         k = len(self.layers) + 1
@@ -809,7 +829,7 @@ class Extraction:
             fit = next((f for cases in case_assignments(width, self.unmeasured)
                         if not isinstance(f := self.output_fit(local, ys, cases), str)), fit)
         if isinstance(fit, str):
-            if not fit.startswith("the sampled points") and len(self.layers) >= 2 and self.fold_output(known, pts, ys):
+            if len(self.layers) >= 2 and self.fold_output(known, pts, ys):
                 return
             self.unidentified.append({"layer": k - 1 if fit.startswith("signs") else k, "neuron": None,
                                       "reason": fit})
@@ -912,8 +932,10 @@ class Extraction:
         self.unidentified = [u for u in self.unidentified if u is not note]
 
     def fold_output(self, known: PartialNetwork, pts: list[list[fmpq]], ys: list[list[fmpq]]) -> bool:
-        """Last resort when the output is not a function of relu of the last hidden layer: neurons of that
-        layer that never change sign where we looked (no boundary to find) act linearly on layer L-1.
+        """Last resort when no fit of the output works (not a function of relu of the last hidden layer, or the
+        points do not determine one, as when a neuron of that layer missing is on at all of them: 5-8-8-8-1
+        seed 9): neurons of that layer that never change sign where we looked (no boundary to find) act
+        linearly on layer L-1.
         Fit y = sum_z A_z relu(h_z) + sum_j g_j a_j + c with a = layer L-1's activations (signs of layer L
         taken as found: relu(-h) = relu(h) - h is absorbed by g and c), verified on extra points, and
         realise sum_j g_j a_j exactly by two always-active neurons (positive and negative parts, bias 1,

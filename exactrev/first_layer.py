@@ -266,17 +266,23 @@ class FirstLayerSearch:
         return [bp for bp in (self.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
 
     def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
-        """InferHyperplane at kink i: local plane from the rank-one Jacobian jump."""
+        """InferHyperplane at kink i: local plane from the rank-one Jacobian jump.  If the regions' Jacobians
+        (measured well inside them) fail or give no rank-one jump, both are measured again right beside the
+        kink (jacobians_beside; exact mode, where the steps are tiny): a region of the line can span several linear regions of the input space,
+        whose boundaries the line crosses where their kinks cancel along it (through an intersection of
+        planes; 3-6-6-6-2 seed 11 had its only point of a layer-3 neuron's boundary beside one)."""
         kink = scan.kinks[i]
-        left, right = jacs.get(i), jacs.get(i + 1)
-        if left is None or right is None:
-            return None
-        jump = [[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(right, left)]
-        split = rank_one_normal(jump, self.ar)
+        split = _jump_split(jacs.get(i), jacs.get(i + 1), self.ar)
+        if split is None and self.ar.exact:
+            left, right = self.jacobians_beside(scan, i)
+            jacs = {i: left, i + 1: right}
+            split = _jump_split(left, right, self.ar)
         if split is None:
-            self.undecided.append({"item": f"line {self.lines}, kink at t={kink.t}",
-                                   "reason": "Jacobian jump is not rank one (several boundaries meet there)"})
+            if jacs[i] is not None and jacs[i + 1] is not None:
+                self.undecided.append({"item": f"line {self.lines}, kink at t={kink.t}",
+                                       "reason": "Jacobian jump is not rank one (several boundaries meet there)"})
             return None
+        left, right = jacs[i], jacs[i + 1]
         u, n = split
         normal, bias = normalise(n, -dot(n, kink.x))
         factor = max(max_abs(n), abs(dot(n, kink.x)))
@@ -284,6 +290,16 @@ class FirstLayerSearch:
         if dot(normal, scan.line.d) > 0:
             return BoundaryPoint(kink.x, tuple(normal), bias, right, left, tuple(u))
         return BoundaryPoint(kink.x, tuple(normal), bias, left, right, tuple(-c for c in u))
+
+    def jacobians_beside(self, scan: LineScan, i: int) -> tuple[list | None, list | None]:
+        """The Jacobians of the regions left and right of kink i, each measured min(1, its length) / 64 from the
+        kink (2 n_in queries)."""
+        kink, out = scan.kinks[i], []
+        for r, side in ((i, -1), (i + 1, 1)):
+            lo, hi, _ = scan.regions[r]
+            step = min(hi - lo, 1) / 64
+            out.append(region_jacobian(self.ev, scan, r, self.ar.simple_near(kink.t + side * step, step / 4)))
+        return out[0], out[1]
 
     # ---------------------------------------------------- classification
     def classify(self, bp: BoundaryPoint, scan: LineScan, i: int) -> int:
@@ -487,3 +503,11 @@ def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
     """The t where `line` crosses bp's plane (None if parallel)."""
     nd = dot(bp.normal, line.d)
     return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd
+
+
+def _jump_split(left: list | None, right: list | None, ar: Arith) -> tuple | None:
+    """rank_one_normal of the Jacobian jump right - left across a kink; None if either is missing or it is not
+    rank one."""
+    if left is None or right is None:
+        return None
+    return rank_one_normal([[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(right, left)], ar)

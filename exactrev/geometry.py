@@ -363,12 +363,12 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
     return None
 
 
-def region_jacobian(ev: Evaluator, scan: LineScan, r: int) -> list[Vec] | None:
-    """Region r's Jacobian from coordinate steps at a point well inside it (n_in queries, checked against the
-    region's slope along the line; see jacobian_at)."""
+def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = None) -> list[Vec] | None:
+    """Region r's Jacobian from coordinate steps at a point well inside it, or at line parameter t in it
+    (n_in queries, checked against the region's slope along the line; see jacobian_at)."""
     ar = ev.arith
     lo, hi, piece = scan.regions[r]
-    t = region_point(lo, hi, ar)
+    t = region_point(lo, hi, ar) if t is None else t
     x = scan.line.at(t)
     fx = piece.at(t) if ar.exact else ev.points([x])[0]
     reach = min((hi - lo) * max_abs(scan.line.d), ar.num(1))

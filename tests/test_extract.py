@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from fractions import Fraction
 
@@ -398,6 +399,28 @@ def test_verification_lines_with_the_recovered_kinks_predicted_still_find_a_neur
         if found:
             return
     raise AssertionError("no dropped neuron was found by the verification lines")
+
+
+def test_a_round_without_an_output_scans_more_lines_farther_out(monkeypatch):
+    """3-6-6-6-2 seed 7: layer-2 neuron 1 is active only beyond about 8 units, and without it the output's fit
+    fails, so there is no point check.  The verification lines of such a round then include UNSOLVED_LINES
+    through points up to 128 units out, and they find kinks on its boundary (and on layer-3 boundaries where it
+    is on); without them, with this run seed, nothing is found.  (With layers 3 and 4 exact as here, the usual
+    VERIFY_LINES alone miss it for run seeds 8 and 9 of 0..9; in the whole extraction they missed it.)"""
+    net = random_network([3, 6, 6, 6, 2], seed=7)
+
+    def lines_of_a_round_without_neuron_1() -> list:
+        run = Extraction(Oracle.from_network(net), 9)
+        run.layers = target_layers(net)
+        run.layers[1].rows.pop(1)
+        run.layers[1].bias.pop(1)
+        run.layers[2].rows = [r[:1] + r[2:] for r in run.layers[2].rows]
+        return run.verification_points(FirstLayerSearch(run.ev, run.rng))
+
+    found = [p[1][1] for p in net.preactivations_batch([bp.x for bp in lines_of_a_round_without_neuron_1()])]
+    assert 0 in found and all(v >= 0 for v in found)      # its boundary, or where it changes layer 3's
+    monkeypatch.setattr(sys.modules["exactrev.extract"], "UNSOLVED_LINES", 0)
+    assert lines_of_a_round_without_neuron_1() == []
 
 
 def test_points_of_a_failed_layer_must_lie_on_the_recovered_boundaries_for_its_notes_to_go():

@@ -240,3 +240,23 @@ def test_a_hyperplane_parallel_to_the_first_line_is_found_by_another():
     result = extract_first_layer(Oracle.from_network(net), seed=7)
     truth = target_planes(net)
     assert found_planes(result, truth) == truth and result.lines >= 2
+
+
+def test_a_kink_beside_an_unseen_crossing_gets_its_plane_from_jacobians_measured_beside_it():
+    """On the line y = 0, relu(x + y) - relu(x - y) has no kink at 0 (the two slopes cancel along it), yet the
+    region of the line around 0 spans two linear regions of the plane (in both outputs; with one output every
+    jump is rank one and the check below cannot see the wrong side).  The region's Jacobian measured at its
+    middle belongs to the wrong one for the kink at x = -1, whose jump is then not rank one; measured beside
+    the kink (jacobians_beside) it gives the plane x + y/2 + 1 = 0 exactly."""
+    half = Fraction(1, 2)
+    net = Network([[[1, 1], [1, -1], [1, half], [1, Fraction(3, 10)]], [[1, -1, 1, 1], [1, -1, 2, -1]]],
+                  [[0, 0, 1, Fraction(-3, 2)], [0, 0]])
+    search = FirstLayerSearch(Evaluator(Oracle.from_network(net), Arith("exact")), random.Random(0))
+    line = geometry.Line((Fraction(0), Fraction(0)), (Fraction(1), Fraction(0)))
+    scan = points_on_line(search.ev, line, Fraction(-8), Fraction(8), rng=random.Random(0))
+    assert [k.t for k in scan.kinks] == [-1, Fraction(3, 2)]
+    jacs = search.region_jacobians(scan, [0, 1])
+    assert geometry.rank_one_normal([[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(jacs[1], jacs[0])],
+                                    search.ar) is None          # the middle of region 1 is the wrong side of 0
+    bp = search.boundary_point(scan, 0, jacs)
+    assert bp is not None and [to_fraction(v) for v in (*bp.normal, bp.bias)] in ([1, half, 1], [-1, -half, -1])
