@@ -268,21 +268,21 @@ class FirstLayerSearch:
     def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
         """InferHyperplane at kink i: local plane from the rank-one Jacobian jump.  If the regions' Jacobians
         (measured well inside them) fail or give no rank-one jump, both are measured again right beside the
-        kink (jacobians_beside; exact mode, where the steps are tiny): a region of the line can span several linear regions of the input space,
-        whose boundaries the line crosses where their kinks cancel along it (through an intersection of
-        planes; 3-6-6-6-2 seed 11 had its only point of a layer-3 neuron's boundary beside one)."""
+        kink (jacobians_beside; exact mode, where the steps are tiny): a region of the line can span several
+        linear regions of the input space, whose boundaries the line crosses where their kinks cancel along
+        it (through an intersection of planes; 3-6-6-6-2 seed 11 had its only point of a layer-3 neuron's
+        boundary beside one)."""
         kink = scan.kinks[i]
-        split = _jump_split(jacs.get(i), jacs.get(i + 1), self.ar)
+        left, right = jacs.get(i), jacs.get(i + 1)
+        split = _jump_split(left, right, self.ar)
         if split is None and self.ar.exact:
             left, right = self.jacobians_beside(scan, i)
-            jacs = {i: left, i + 1: right}
             split = _jump_split(left, right, self.ar)
         if split is None:
-            if jacs[i] is not None and jacs[i + 1] is not None:
+            if left is not None and right is not None:
                 self.undecided.append({"item": f"line {self.lines}, kink at t={kink.t}",
                                        "reason": "Jacobian jump is not rank one (several boundaries meet there)"})
             return None
-        left, right = jacs[i], jacs[i + 1]
         u, n = split
         normal, bias = normalise(n, -dot(n, kink.x))
         factor = max(max_abs(n), abs(dot(n, kink.x)))
