@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 
 from .arith import Arith, max_abs
-from .geometry import Evaluator, Line, LineScan, points_on_line, rank_one_normal, refined_kink, region_jacobian
+from .geometry import Evaluator, Line, LineScan, jump_split, points_on_line, refined_kink, region_jacobian
 
 Num = Any
 MAX_FAILURES = 8            # failed steps in a row before a walk gives up
@@ -298,10 +298,7 @@ class NumericWalker:
 
     def normal_at(self, scan: LineScan, i: int) -> np.ndarray | None:
         """The normal of the boundary at kink i of the scan, from the Jacobians of the regions on its sides."""
-        left, right = region_jacobian(self.ev, scan, i), region_jacobian(self.ev, scan, i + 1)
-        if left is None or right is None:
-            return None
-        split = rank_one_normal([[b - a for a, b in zip(lr, rr)] for lr, rr in zip(left, right)], self.ar)
+        split = jump_split(region_jacobian(self.ev, scan, i), region_jacobian(self.ev, scan, i + 1), self.ar)
         return None if split is None else num_array(split[1], self.ar)
 
 

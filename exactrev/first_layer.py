@@ -49,7 +49,7 @@ import mpmath
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import (Evaluator, Line, LineScan, geometric_grid, points_on_line, rank_one_normal, refined_kink,
+from .geometry import (Evaluator, Line, LineScan, geometric_grid, jump_split, points_on_line, refined_kink,
                        region_jacobian)
 from .numbers import integers_over_lcm
 from .oracle import Oracle
@@ -274,10 +274,10 @@ class FirstLayerSearch:
         boundary beside one)."""
         kink = scan.kinks[i]
         left, right = jacs.get(i), jacs.get(i + 1)
-        split = _jump_split(left, right, self.ar)
+        split = jump_split(left, right, self.ar)
         if split is None and self.ar.exact:
             left, right = self.jacobians_beside(scan, i)
-            split = _jump_split(left, right, self.ar)
+            split = jump_split(left, right, self.ar)
         if split is None:
             if left is not None and right is not None:
                 self.undecided.append({"item": f"line {self.lines}, kink at t={kink.t}",
@@ -503,11 +503,3 @@ def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
     """The t where `line` crosses bp's plane (None if parallel)."""
     nd = dot(bp.normal, line.d)
     return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd
-
-
-def _jump_split(left: list | None, right: list | None, ar: Arith) -> tuple | None:
-    """rank_one_normal of the Jacobian jump right - left across a kink; None if either is missing or it is not
-    rank one."""
-    if left is None or right is None:
-        return None
-    return rank_one_normal([[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(right, left)], ar)

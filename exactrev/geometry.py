@@ -376,6 +376,15 @@ def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = No
     return jacobian_at(ev, x, fx, scan.line.d, piece.slope, h)
 
 
+def jump_split(left: Sequence[Sequence[Number]] | None, right: Sequence[Sequence[Number]] | None,
+               ar: Arith) -> tuple[Vec, Vec] | None:
+    """rank_one_normal of the Jacobian jump right - left across a kink; None if either Jacobian is missing or
+    the jump is not rank one."""
+    if left is None or right is None:
+        return None
+    return rank_one_normal([[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(right, left)], ar)
+
+
 def rank_one_normal(jump: Sequence[Sequence[Number]], ar: Arith) -> tuple[Vec, Vec] | None:
     """Split a Jacobian jump into (u, n) with jump == outer(u, n), n the row of largest entry; None if not rank one.
 

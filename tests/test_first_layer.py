@@ -256,7 +256,7 @@ def test_a_kink_beside_an_unseen_crossing_gets_its_plane_from_jacobians_measured
     scan = points_on_line(search.ev, line, Fraction(-8), Fraction(8), rng=random.Random(0))
     assert [k.t for k in scan.kinks] == [-1, Fraction(3, 2)]
     jacs = search.region_jacobians(scan, [0, 1])
-    assert geometry.rank_one_normal([[r - lft for r, lft in zip(rr, lr)] for rr, lr in zip(jacs[1], jacs[0])],
-                                    search.ar) is None          # the middle of region 1 is the wrong side of 0
+    assert jacs[0] is not None and jacs[1] is not None
+    assert geometry.jump_split(jacs[0], jacs[1], search.ar) is None    # the middle of region 1 is the wrong side of 0
     bp = search.boundary_point(scan, 0, jacs)
     assert bp is not None and [to_fraction(v) for v in (*bp.normal, bp.bias)] in ([1, half, 1], [-1, -half, -1])
