@@ -27,9 +27,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
 from flint import fmpq, fmpq_mat
 
-from .arith import dot, max_abs
+from .arith import Arith, dot, max_abs
+from .deeper_layers_numeric import KnownLayers, NumLayer, meeting_newton
 from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 
@@ -37,9 +39,11 @@ Vec = list
 CONFIRM_POINTS = 6              # predicted far points of a deeper neuron's boundary probed before it is believed
 CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") to believe it
 CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
-MEETING_LINES = 128             # starting points searched from for a predicted point of B_z n B_j ...
-MEETING_REACH = 7               # ... in boxes of half-width up to 2^MEETING_REACH (see weight_at_meeting) ...
-MEETING_STEPS = 24              # ... each by at most this many Newton steps
+MEETING_LINES = 256             # starting points searched from for a predicted point of B_z n B_j ...
+MEETING_REACH = 13              # ... in boxes of half-width up to 2^MEETING_REACH (see weight_at_meeting) ...
+MEETING_STEPS = 24              # ... each by at most this many Newton steps (in float64, see meeting_point) ...
+EXACT_MEETING_STEPS = 4         # ... and then at most this many exact ones
+MEETING_CROSSINGS = 8           # crossings tried at meeting points found (each asks queries), one per region
 LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
 PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked weights and gradients it remembers
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
@@ -72,6 +76,16 @@ class PartialNetwork:
         self._recent_values: list[tuple[list[Q], list[list[Q]]]] = []
         self._patterns: dict[tuple, fmpq_mat] = {}
         self._pattern_entries = 0
+        self._floats: KnownLayers | None = None
+
+    def floats(self) -> KnownLayers:
+        """The same layers in float64 (deeper_layers_numeric.KnownLayers), to propose points that exact arithmetic
+        then verifies (see meeting_point)."""
+        if self._floats is None:
+            self._floats = KnownLayers(self.n_in, [NumLayer([[float(v) for v in row] for row in w.tolist()],
+                                                            [float(v) for v in b.entries()]) for w, b in self._mats],
+                                       Arith("float"))
+        return self._floats
 
     def local(self, x: Sequence[Q]) -> list[tuple[list[Q], list[list[Q]]]]:
         """Per layer: (preactivation values, gradient rows) at x, valid in x's region."""
@@ -380,8 +394,20 @@ class LayerNeuron:
 def meeting_point(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int = MEETING_STEPS) -> list[Q] | None:
     """A point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise linear
     functions h_j and z from y: in y's region the nearest point where both local planes vanish; if the way
-    there leaves the region, start again in the middle of the next region on the way.  The point returned
-    is exact (h_j = z = 0 there, inside a region of the known layers but j's); None after `steps`."""
+    there leaves the region, start again in the middle of the next region on the way.  The method runs in
+    float64 first (deeper_layers_numeric.meeting_newton: most starts lead nowhere, and exact steps cost about
+    4 times more), then exactly from where it ended, at most EXACT_MEETING_STEPS steps: the point returned is
+    exact (h_j = z = 0 there, inside a region of the known layers but j's), the floats only proposed it."""
+    floats = neuron.known.floats()
+    row = np.array([float(v) for v in neuron.row])
+    proposal = meeting_newton(floats, row, float(neuron.bias), j, np.array([float(v) for v in y]), steps)
+    if proposal is None or not np.all(np.isfinite(proposal)):
+        return None
+    return _exact_meeting(neuron, j, [to_fmpq(v) for v in proposal], EXACT_MEETING_STEPS)
+
+
+def _exact_meeting(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int) -> list[Q] | None:
+    """meeting_point's Newton steps in exact arithmetic from y (None after `steps`)."""
     known = neuron.known
     y = list(y)
     for _ in range(steps):
@@ -574,11 +600,16 @@ class BoundaryWalker:
         which verifies the new plane with a kink).
         The search starts from random points in boxes of half-width 1..2^reach, every other one in a box of
         half-width 2^-7..1 around `near` (a known point of B_j: a neuron active only on a small set has a
-        small boundary; one active only far out meets B_j only far out).
-        None if no such meeting point is found or the crossing fails."""
+        small boundary; one active only far out meets B_j only far out).  Each crossing asks queries, and many
+        starts lead to the same meeting: one crossing per region of the known layers on the h_j < 0 side (the
+        same planes meet there), at most MEETING_CROSSINGS in all.
+        None if no such meeting point is found or the crossings fail."""
         n = self.known.n_in
         known = neuron.known
+        tried: set[tuple] = set()
         for i in range(lines):
+            if len(tried) >= MEETING_CROSSINGS:
+                break
             local_box = near is not None and i % 2 == 0
             scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % (reach + 1)))
             p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
@@ -595,11 +626,11 @@ class BoundaryWalker:
             inside = [qi - room / (4 * n) * gi / max_abs(g) for qi, gi in zip(q, g)]      # h_j < 0 side
             _, G = neuron.value_grad(inside)
             GG = dot(G, G)
-            if room == 0 or GG == 0:
+            v = reject(g, G) if room != 0 and GG != 0 else []     # in B_z's plane, h_j increasing
+            region = known.region_key(inside)
+            if not any(v) or region in tried:
                 continue
-            v = reject(g, G)      # in B_z's plane, h_j increasing
-            if not any(v):
-                continue
+            tried.add(region)
             c = room / (4 * n * max_abs(v))
             a = [qi - c * vi for qi, vi in zip(q, v)]
             kind, data = self.cross(Anchor(a, G), q, v, c, g, self.k1, j)

@@ -106,12 +106,15 @@ class KnownLayers:
         best = None
         for li, (pre, grads) in enumerate(self.local(x)):
             slopes = grads @ vv
-            for i, (h, s) in enumerate(zip(pre, slopes)):
-                if s == 0 or abs(h) <= self.ar.loose * scale * max_abs(grads[i]):
-                    continue
-                c = -h / s
-                if c > 0 and (best is None or c < best[0]):
-                    best = (c, li, i, grads[i])
+            live = (slopes != 0) & (np.abs(pre) > self.ar.loose * scale * np.abs(grads).max(axis=1))
+            if not live.any():
+                continue
+            c = np.where(live, -pre / np.where(live, slopes, 1), -1)
+            ahead = np.flatnonzero(c > 0)
+            if len(ahead):
+                i = ahead[np.argmin(c[ahead])]
+                if best is None or c[i] < best[0]:
+                    best = (c[i], li, int(i), grads[i])
         return best
 
 
@@ -258,7 +261,7 @@ class NumericWalker:
         w = num_array(list(row), ar)
         for i in range(MEETING_LINES):
             start = num_array([ar.num(self.rng.randint(-1024, 1024)) / 1024 * 2 ** (i % 8) for _ in range(n)], ar)
-            q = self.meeting_point(w, bias, j, start)
+            q = meeting_newton(self.known, w, bias, j, start)
             if q is None:
                 continue
             vals, grads = self.known.local(q)[-1]
@@ -275,27 +278,6 @@ class NumericWalker:
                 return bend[2]
         return None
 
-    def meeting_point(self, w: np.ndarray, bias: Num, j: int, y: np.ndarray) -> np.ndarray | None:
-        """A point where the formula's B_z meets B_j, by Newton's method on the two piecewise linear functions h_j
-        and z from y: in y's region the nearest point where both local planes vanish; if the way there leaves the
-        region, start again in the middle of the next region on the way.  None after MEETING_STEPS."""
-        for _ in range(MEETING_STEPS):
-            vals, grads = self.known.local(y)[-1]
-            g, G = grads[j], _masked(w, vals > 0) @ grads
-            z = _masked(w, vals > 0) @ vals + bias
-            gg, gG, GG = g @ g, g @ G, G @ G
-            det = gg * GG - gG * gG
-            if not det:
-                return None
-            dx = ((z * gG - vals[j] * GG) / det) * g + ((vals[j] * gG - z * gg) / det) * G
-            hit = self.known.first_crossing(y, dx)
-            if hit is None or hit[0] >= 1:
-                return y + dx
-            past = y + hit[0] * dx
-            after = self.known.first_crossing(past, dx)
-            y = past + ((after[0] if after is not None and after[0] < 1 - hit[0] else 1 - hit[0]) / 2) * dx
-        return None
-
     def normal_at(self, scan: LineScan, i: int) -> np.ndarray | None:
         """The normal of the boundary at kink i of the scan, from the Jacobians of the regions on its sides."""
         split = jump_split(region_jacobian(self.ev, scan, i), region_jacobian(self.ev, scan, i + 1), self.ar)
@@ -304,6 +286,30 @@ class NumericWalker:
 
 MEETING_LINES = 16          # random starts for the meeting point of B_z and B_j of an unseen weight ...
 MEETING_STEPS = 24          # ... each by at most this many Newton steps
+
+
+def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, y: np.ndarray,
+                   steps: int = MEETING_STEPS) -> np.ndarray | None:
+    """A point where the formula z = w . relu(h) + bias (h: the last known layer) has B_z meet B_j, by Newton's
+    method on the two piecewise linear functions h_j and z from y: in y's region the nearest point where both
+    local planes vanish; if the way there leaves the region, start again in the middle of the next region on
+    the way.  None after `steps`.  (Exact mode runs it in float64 to propose points: deeper_layers.meeting_point.)"""
+    for _ in range(steps):
+        vals, grads = known.local(y)[-1]
+        g, G = grads[j], _masked(w, vals > 0) @ grads
+        z = _masked(w, vals > 0) @ vals + bias
+        gg, gG, GG = g @ g, g @ G, G @ G
+        det = gg * GG - gG * gG
+        if not det:
+            return None
+        dx = ((z * gG - vals[j] * GG) / det) * g + ((vals[j] * gG - z * gg) / det) * G
+        hit = known.first_crossing(y, dx)
+        if hit is None or hit[0] >= 1:
+            return y + dx
+        past = y + hit[0] * dx
+        after = known.first_crossing(past, dx)
+        y = past + ((after[0] if after is not None and after[0] < 1 - hit[0] else 1 - hit[0]) / 2) * dx
+    return None
 CONFIRM_MIN = 3             # predicted far points of B_z that must show a kink before a neuron is believed ...
 CONFIRM_LINES = 48          # ... looked for on at most this many random lines
 ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero

@@ -49,6 +49,7 @@ UNSOLVED_LINES = 24         # more fresh lines in a round whose output layer is 
 VERIFY_REGIONS = 768        # linear regions of the recovered network checked with one point each
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
 EXTRA_CHECK_POINTS = 6
+MAX_DISAGREEMENTS = 3          # points where the network disagreed though every kink was explained, fitted again
 ORIENT_POINTS = 256           # random points that orient a neuron whose sign nothing determines (see mostly_on)
 SEARCH_POINTS = 256            # random points searched for one where a neuron is on or off (see _points_where)
 FOLD_ON_POINTS = 4             # points where each neuron of layer L-1 is on that fold_output fits (if found)
@@ -179,6 +180,8 @@ class Extraction:
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
         self.far_lines = False         # UNSOLVED_LINES scanned (see verification_points)
+        self.disagreements: list[list[fmpq]] = []   # points the output is fitted at again (see verification_points)
+        self.refit = False             # this round found a new one: the next round solves the output with it
         self.verify_queries = 0        # queries of every round's verification (lines and points)
         self.rounds = 0                # rounds run (see run_layers)
         self.search: FirstLayerSearch | None = None
@@ -261,6 +264,10 @@ class Extraction:
             new = self.verification_points(search, stuck=size <= most and stalled > 0) + self.settle_stray()
             self.stats[-1].queries += self.ev.queries - before
             self.verify_queries += self.ev.queries - before
+            if not new and self.refit:       # the output disagreed where no boundary is missing: solve it again
+                self.refit = False
+                del self.unidentified[noted:]
+                continue
             if not new and not (on_trial and len(self.unidentified) > noted):
                 verified = True
                 break
@@ -359,7 +366,11 @@ class Extraction:
         cost in queries, the lines of earlier rounds; the recovered network must agree with every affine piece
         the oracle shows and have a boundary at every kink.  The recovered network's kinks on a fresh line are
         predicted to the scan (fewer queries; kinks nobody predicted are still found).  Returns boundary points
-        of kinks it cannot explain (to extract them in another round); a disagreement without such kinks is
+        of kinks it cannot explain (to extract them in another round).  Outputs that differ where every kink is
+        explained mean an effect the output's fit did not see at its points (3-6-6-6-2 seed 11: a layer-3 neuron
+        active only in a small bubble inside one layer-2 pattern, recovered as a layer-2 neuron whose effect
+        reaches no layer-3 neuron): a point where they differ is kept in `disagreements` and `refit` asks for
+        another round, whose output fit includes it; after MAX_DISAGREEMENTS such points the difference is
         recorded as unidentified.  If the lines find nothing, the point check follows; a round whose output
         layer is not solved cannot have one (it compares outputs), and its failed fit often means a neuron is
         missing below: it scans UNSOLVED_LINES more fresh lines instead, through points up to 128 units out
@@ -371,7 +382,7 @@ class Extraction:
         net = self.network()
         half = self.ar.num(LINE_HALF_LENGTH)
         new: list[BoundaryPoint] = []
-        differs = False
+        wrong: list[list[fmpq]] = []            # points where the network's output differs from the oracle's
         self.fresh_lines(search, VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES, 4)
         for line, scan in self.verify_scans:
             found = self.unexplained(net, scan, search)
@@ -379,7 +390,9 @@ class Extraction:
                 new += found
                 continue
             ts = [region_point(lo, hi, self.ar) for lo, hi, _ in scan.regions]
-            differs |= net.evaluate_batch([line.at(t) for t in ts]) != [p.at(t) for t, (_, _, p) in zip(ts, scan.regions)]
+            xs = [line.at(t) for t in ts]
+            wrong += [_q(x) for x, t, mine, (_, _, p) in zip(xs, ts, net.evaluate_batch(xs), scan.regions)
+                      if mine != p.at(t)]
         if self.output is None and (not new or (stuck and not self.far_lines)):
             self.far_lines = True
             for _, scan in self.fresh_lines(search, UNSOLVED_LINES, 8):
@@ -389,10 +402,14 @@ class Extraction:
             if line is not None:                    # a random point disagrees: scan a line through it
                 scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng)
                 new += self.unexplained(net, scan, search) or []
-                differs = True
-        if differs and not new and self.output is not None:
-            self.unidentified.append({"layer": None, "neuron": None, "reason":
-                                      "a verification line shows the recovered network differs from the target"})
+                wrong.append(_q(line.p))
+        if wrong and not new and self.output is not None:
+            if len(self.disagreements) < MAX_DISAGREEMENTS and self.rounds < MAX_ROUNDS:
+                self.disagreements.append(wrong[0])
+                self.refit = True
+            else:
+                self.unidentified.append({"layer": None, "neuron": None, "reason": "a verification line shows the "
+                                          "recovered network differs from the target"})
         return new
 
     def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int) -> list[tuple[Line, LineScan]]:
@@ -630,7 +647,8 @@ class Extraction:
             verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
                                                           visited=visited))
             self.settled[key] = (attempts + 1, verdict)
-        return verdict
+        row, notes, ok = verdict
+        return list(row), dict(notes), ok        # copies: the output's fit sets weights in the layer's rows
 
     def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], attempt: int) -> None:
         """Weights set to 0 because the walk never met B_j (the keys of `notes`), measured where the neuron's
@@ -803,11 +821,12 @@ class Extraction:
         when the h columns are not); then tau and c solve the linear remainder (exactrev.signs).  If the points
         where no unmeasured weight matters do not determine b, more such points are drawn farther out (boxes up
         to 2^7: more activation patterns), then the cases of those weights are tried on points where they
-        matter (exactrev.output_cases); if none fits, whatever the reason, the fold (fold_output)."""
+        matter (exactrev.output_cases); if none fits, whatever the reason, the fold (fold_output).  The points
+        where an earlier round's network disagreed with the oracle (see verification_points) are fitted too."""
         known = PartialNetwork(self.oracle.input_dim, self.layers)
         width = len(self.layers[-1].rows)
         k = len(self.layers) + 1
-        pts = self.output_points(known, width)
+        pts = self.output_points(known, width) + [list(x) for x in self.disagreements]
         ys = self.dev.points(pts)
         local = _last_two(known, pts)
 
@@ -1033,10 +1052,12 @@ class Extraction:
     def verification(self) -> dict:
         """What the recovered network was last compared with the oracle on: the verification lines (every kink
         on them explained, every piece equal), their kinks, and the points of the last point check (one per
-        linear region, near and far, and first-layer vertices; 0 if no check got that far); the rounds run and
-        the queries all rounds' verifications took (counted, with earlier rounds' work, in the last layer's)."""
+        linear region, near and far, and first-layer vertices; 0 if no check got that far); the rounds run, the
+        points where the output was fitted again (see verification_points) and the queries all rounds'
+        verifications took (counted, with earlier rounds' work, in the last layer's)."""
         return {"lines": len(self.verify_scans), "kinks": sum(len(scan.kinks) for _, scan in self.verify_scans),
-                "points": self.checked_points, "rounds": self.rounds, "queries": self.verify_queries}
+                "points": self.checked_points, "rounds": self.rounds, "refitted_at": len(self.disagreements),
+                "queries": self.verify_queries}
 
     def boundary_points(self) -> list[list[fmpq]]:
         """Every boundary point located exactly: layer-1 kinks, points left for deeper layers and the anchors of

@@ -423,6 +423,28 @@ def test_a_round_without_an_output_scans_more_lines_farther_out(monkeypatch):
     assert lines_of_a_round_without_neuron_1() == []
 
 
+def test_a_disagreement_without_unexplained_kinks_is_fitted_again_then_named(monkeypatch):
+    """The recovered layers are the target's but an output weight is wrong: every kink on the verification
+    lines is explained, yet the outputs differ.  The round then keeps a point where they differ and asks for
+    another round (whose output fit includes it: solve_output), up to MAX_DISAGREEMENTS times; after that the
+    difference is named in `unidentified`."""
+    net = random_network([3, 5, 4, 1], seed=3)
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net)
+    out_w = [[to_fmpq(v) for v in row] for row in net.weights[-1]]
+    out_w[0] = [v + 1 for v in out_w[0]]
+    run.output = (out_w, [to_fmpq(v) for v in net.biases[-1]])
+    search = FirstLayerSearch(run.ev, run.rng)
+    assert run.verification_points(search) == [] and run.refit
+    x, = run.disagreements
+    assert run.network().evaluate_batch([x]) != net.evaluate_batch([x])
+    assert not any("differs" in u["reason"] for u in run.unidentified)
+    monkeypatch.setattr(sys.modules["exactrev.extract"], "MAX_DISAGREEMENTS", 1)
+    run.refit = False
+    assert run.verification_points(search) == [] and not run.refit and len(run.disagreements) == 1
+    assert any("differs from the target" in u["reason"] for u in run.unidentified)
+
+
 def test_points_of_a_failed_layer_must_lie_on_the_recovered_boundaries_for_its_notes_to_go():
     """A layer k >= 3 that cannot be built leaves the output solved on the layers before it; its points are
     then checked exactly against the recovered network: on its boundaries, the layer was not needed (its

@@ -107,7 +107,9 @@ def test_predicted_kinks_are_found_exactly(seed, n_in):
     """With the first layer's crossings predicted exactly, the scan (split halfway between them) still finds
     exact kinks only, every first-layer kink the unpredicted scan finds, and affine pieces between them.
     With a float oracle the same predictions (rounded) leave no interval unresolved and put every kink
-    within 1e-9 of one of the exact scan's."""
+    within 1e-9 max(1, |t|) of one of the exact scan's: the rounding of x = p + t d grows with |t|, and a kink
+    with a small slope jump far out is located less precisely (seed 905, n_in 2: 1.0e-9 at t = 43; over 1,355
+    examples the largest error was 1.0e-10 max(1, |t|))."""
     rng = random.Random(seed)
     net = random_network([n_in, 6, 5, 2], seed=seed)
     line = random_line(rng, n_in)
@@ -128,4 +130,5 @@ def test_predicted_kinks_are_found_exactly(seed, n_in):
                              grid=[float(g) for g in grid], rng=random.Random(seed),
                              expected=[float(t) for t in expected])
     assert rounded.unresolved == []
-    assert all(min(abs(k.t - float(e.t)) for e in plain.kinks + scan.kinks) < 1e-9 for k in rounded.kinks)
+    assert all(min(abs(k.t - float(e.t)) for e in plain.kinks + scan.kinks) < 1e-9 * max(1.0, abs(k.t))
+               for k in rounded.kinks)
