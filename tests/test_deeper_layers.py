@@ -447,16 +447,22 @@ def test_a_walks_formula_reaches_regions_the_walk_never_entered(seed, depth):
                for y in _zeros(neuron, rng, 4, 48))
 
 
+def _layer_two_neuron_without_its_weight_from_4() -> tuple:
+    """4-6-6-6-1 seed 5's layer 1 known, its layer-2 neuron 1 (true) and the same with W_14 = 0 (zeroed), and an
+    exact evaluator of the target."""
+    net = random_network([4, 6, 6, 6, 1], seed=5)
+    known = PartialNetwork(4, target_layers(net, 1))
+    true = LayerNeuron(known, [to_fmpq(v) for v in net.weights[1][1]], to_fmpq(net.biases[1][1]))
+    zeroed = LayerNeuron(known, [fmpq(0) if i == 4 else w for i, w in enumerate(true.row)], true.bias)
+    return known, true, zeroed, Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True))
+
+
 def test_meeting_points_are_searched_from_enough_starts():
     """4-6-6-6-1 seed 5: where layer-2 neuron 1's boundary meets first-layer boundary 4, Newton's method in exact
     arithmetic alone got from about 2% of random starts, so 32 starts missed it for 3 of 10 rng seeds and
     extractions left such weights at 0 and ended different (e.g. 3-6-6-6-2 seed 3).  With MEETING_LINES starts
     (no queries until one is found) the weight is measured exactly for every one of 10 rng seeds."""
-    net = random_network([4, 6, 6, 6, 1], seed=5)
-    known = PartialNetwork(4, target_layers(net, 1))
-    true = LayerNeuron(known, [to_fmpq(v) for v in net.weights[1][1]], to_fmpq(net.biases[1][1]))
-    zeroed = LayerNeuron(known, [fmpq(0) if i == 4 else w for i, w in enumerate(true.row)], true.bias)
-    ev = Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True))
+    known, true, zeroed, ev = _layer_two_neuron_without_its_weight_from_4()
     assert all(BoundaryWalker(ev, known, random.Random(s)).weight_at_meeting(zeroed, 4, [4]) == true.row[4]
                for s in range(10))
 
@@ -466,11 +472,7 @@ def test_meeting_points_are_crossed_once_per_region_and_at_most_meeting_crossing
     where the formula is wrong), weight_at_meeting tries one per region of the known layers and at most
     MEETING_CROSSINGS in all, instead of one per start (3-6-6-6-2 seed 2 spent 117,000 of its 184,000 queries
     on them; 33,000 in all with the limit)."""
-    net = random_network([4, 6, 6, 6, 1], seed=5)
-    known = PartialNetwork(4, target_layers(net, 1))
-    true = LayerNeuron(known, [to_fmpq(v) for v in net.weights[1][1]], to_fmpq(net.biases[1][1]))
-    zeroed = LayerNeuron(known, [fmpq(0) if i == 4 else w for i, w in enumerate(true.row)], true.bias)
-    ev = Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True))
+    known, _, zeroed, ev = _layer_two_neuron_without_its_weight_from_4()
     walker = BoundaryWalker(ev, known, random.Random(8))
     regions = []
 
