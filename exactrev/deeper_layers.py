@@ -627,8 +627,10 @@ class BoundaryWalker:
             _, G = neuron.value_grad(inside)
             GG = dot(G, G)
             v = reject(g, G) if room != 0 and GG != 0 else []     # in B_z's plane, h_j increasing
+            if not any(v):
+                continue
             region = known.region_key(inside)
-            if not any(v) or region in tried:
+            if region in tried:
                 continue
             tried.add(region)
             c = room / (4 * n * max_abs(v))

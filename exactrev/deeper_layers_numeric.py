@@ -286,6 +286,9 @@ class NumericWalker:
 
 MEETING_LINES = 16          # random starts for the meeting point of B_z and B_j of an unseen weight ...
 MEETING_STEPS = 24          # ... each by at most this many Newton steps
+CONFIRM_MIN = 3             # predicted far points of B_z that must show a kink before a neuron is believed ...
+CONFIRM_LINES = 48          # ... looked for on at most this many random lines
+ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero
 
 
 def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, y: np.ndarray,
@@ -296,8 +299,8 @@ def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, y: np.n
     the way.  None after `steps`.  (Exact mode runs it in float64 to propose points: deeper_layers.meeting_point.)"""
     for _ in range(steps):
         vals, grads = known.local(y)[-1]
-        g, G = grads[j], _masked(w, vals > 0) @ grads
-        z = _masked(w, vals > 0) @ vals + bias
+        on = _masked(w, vals > 0)
+        g, G, z = grads[j], on @ grads, on @ vals + bias
         gg, gG, GG = g @ g, g @ G, G @ G
         det = gg * GG - gG * gG
         if not det:
@@ -310,9 +313,6 @@ def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, y: np.n
         after = known.first_crossing(past, dx)
         y = past + ((after[0] if after is not None and after[0] < 1 - hit[0] else 1 - hit[0]) / 2) * dx
     return None
-CONFIRM_MIN = 3             # predicted far points of B_z that must show a kink before a neuron is believed ...
-CONFIRM_LINES = 48          # ... looked for on at most this many random lines
-ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero
 
 
 def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random,
