@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from flint import fmpq, fmpq_mat
@@ -39,9 +39,9 @@ Vec = list
 CONFIRM_POINTS = 6              # predicted far points of a deeper neuron's boundary probed before it is believed
 CONFIRM_MIN = 3                 # fewest of them that must be probed (all "on") to believe it
 CONFIRM_LINES = 16 * CONFIRM_POINTS   # random lines searched for predicted points
-MEETING_LINES = 256             # starting points searched from for a predicted point of B_z n B_j ...
+MEETING_LINES = 2048            # starting points searched from for a predicted point of B_z n B_j ...
 MEETING_REACH = 13              # ... in boxes of half-width up to 2^MEETING_REACH (see weight_at_meeting) ...
-MEETING_STEPS = 24              # ... each by at most this many Newton steps (in float64, see meeting_point) ...
+MEETING_STEPS = 24              # ... each by at most this many Newton steps (in float64, see meeting_points) ...
 EXACT_MEETING_STEPS = 4         # ... and then at most this many exact ones
 MEETING_CROSSINGS = 8           # crossings tried at meeting points found (each asks queries), one per region
 LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
@@ -80,7 +80,7 @@ class PartialNetwork:
 
     def floats(self) -> KnownLayers:
         """The same layers in float64 (deeper_layers_numeric.KnownLayers), to propose points that exact arithmetic
-        then verifies (see meeting_point)."""
+        then verifies (see meeting_points)."""
         if self._floats is None:
             self._floats = KnownLayers(self.n_in, [NumLayer([[float(v) for v in row] for row in w.tolist()],
                                                             [float(v) for v in b.entries()]) for w, b in self._mats],
@@ -391,23 +391,27 @@ class LayerNeuron:
                 for u, v, zu, zv in zip(knots, knots[1:], at, at[1:]) if zu * zv < 0]
 
 
-def meeting_point(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int = MEETING_STEPS) -> list[Q] | None:
-    """A point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise linear
-    functions h_j and z from y: in y's region the nearest point where both local planes vanish; if the way
-    there leaves the region, start again in the middle of the next region on the way.  The method runs in
-    float64 first (deeper_layers_numeric.meeting_newton: most starts lead nowhere, and exact steps cost about
-    4 times more), then exactly from where it ended, at most EXACT_MEETING_STEPS steps: the point returned is
-    exact (h_j = z = 0 there, inside a region of the known layers but j's), the floats only proposed it."""
+def meeting_points(neuron: LayerNeuron, j: int, starts: Sequence[Sequence[Q]], steps: int = MEETING_STEPS
+                   ) -> Iterator[list[Q] | None]:
+    """Per start, a point where B_z (the neuron's formula) meets B_j, by Newton's method on the two piecewise
+    linear functions h_j and z: in the start's region the nearest point where both local planes vanish; if the
+    way there leaves the region, start again in the middle of the next region on the way.  The method runs in
+    float64 first, every start at once (deeper_layers_numeric.meeting_newton: most starts lead nowhere, and
+    exact steps cost about 4 times more), then exactly from where it ended, at most EXACT_MEETING_STEPS steps,
+    as the caller asks for the next point: each point yielded is exact (h_j = z = 0 there, inside a region of
+    the known layers but j's), the floats only proposed it.  None for a start that leads nowhere."""
     floats = neuron.known.floats()
     row = np.array([float(v) for v in neuron.row])
-    proposal = meeting_newton(floats, row, float(neuron.bias), j, np.array([float(v) for v in y]), steps)
-    if proposal is None or not np.all(np.isfinite(proposal)):
-        return None
-    return _exact_meeting(neuron, j, [to_fmpq(v) for v in proposal], EXACT_MEETING_STEPS)
+    ys = np.array([[float(v) for v in y] for y in starts], dtype=float).reshape(len(starts), neuron.known.n_in)
+    for proposal in meeting_newton(floats, row, float(neuron.bias), j, ys, steps):
+        if proposal is None or not np.all(np.isfinite(proposal)):
+            yield None
+        else:
+            yield _exact_meeting(neuron, j, [to_fmpq(v) for v in proposal], EXACT_MEETING_STEPS)
 
 
 def _exact_meeting(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int) -> list[Q] | None:
-    """meeting_point's Newton steps in exact arithmetic from y (None after `steps`)."""
+    """meeting_points' Newton steps in exact arithmetic from y (None after `steps`)."""
     known = neuron.known
     y = list(y)
     for _ in range(steps):
@@ -596,7 +600,7 @@ class BoundaryWalker:
                           ) -> Q | None:
         """W_zj for a layer-(k-1) neuron j whose boundary the walk never met, measured where the neuron's formula
         (right where every `unmeasured` h_i <= 0, whatever those W_zi) predicts B_z to meet B_j: a point q of
-        both (`meeting_point`), approached inside B_z from the side h_j < 0, and the crossing there (`cross`,
+        both (`meeting_points`), approached inside B_z from the side h_j < 0, and the crossing there (`cross`,
         which verifies the new plane with a kink).
         The search starts from random points in boxes of half-width 1..2^reach, every other one in a box of
         half-width 2^-7..1 around `near` (a known point of B_j: a neuron active only on a small set has a
@@ -607,15 +611,7 @@ class BoundaryWalker:
         n = self.known.n_in
         known = neuron.known
         tried: set[tuple] = set()
-        for i in range(lines):
-            if len(tried) >= MEETING_CROSSINGS:
-                break
-            local_box = near is not None and i % 2 == 0
-            scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % (reach + 1)))
-            p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(n)]
-            if local_box:
-                p = [pi + ci for pi, ci in zip(p, near)]
-            q = meeting_point(neuron, j, p)
+        for q in meeting_points(neuron, j, [self.meeting_start(i, near, reach) for i in range(lines)]):
             if q is None:
                 continue
             pre, jh = known.local_mats(q)[-1]
@@ -638,7 +634,17 @@ class BoundaryWalker:
             kind, data = self.cross(Anchor(a, G), q, v, c, g, self.k1, j)
             if kind == "ok" and data[1] == j:
                 return data[2]
+            if len(tried) >= MEETING_CROSSINGS:
+                break
         return None
+
+    def meeting_start(self, i: int, near: Sequence[Q] | None, reach: int) -> list[Q]:
+        """weight_at_meeting's start i: a random point in a box of half-width 1..2^reach, or for every other one
+        (with `near`) in a box of half-width 2^-7..1 around near."""
+        local_box = near is not None and i % 2 == 0
+        scale = fmpq(1, 2 ** (i % 8)) if local_box else fmpq(2 ** (i % (reach + 1)))
+        p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(self.known.n_in)]
+        return [pi + ci for pi, ci in zip(p, near)] if local_box else p
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing.

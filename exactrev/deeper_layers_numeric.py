@@ -71,13 +71,18 @@ class KnownLayers:
     def local(self, x: Sequence[Num]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(preactivations, their gradients as rows) of every known layer at x (one-sided on a boundary: a
         preactivation <= 0 counts as off)."""
-        a, J = num_array(list(x), self.ar), self.eye
+        return [(pre[0], grads[0]) for pre, grads in self.local_batch(num_array([list(x)], self.ar))]
+
+    def local_batch(self, xs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`local` at each row of xs at once: per layer, preactivations (points x neurons) and their gradients
+        (points x neurons x inputs)."""
+        a, J = xs, np.broadcast_to(self.eye, (len(xs),) + self.eye.shape)
         out = []
         for W, b in zip(self.W, self.b):
-            pre, grads = W @ a + b, W @ J
+            pre, grads = a @ W.T + b, W @ J
             out.append((pre, grads))
             on = pre > 0
-            a, J = _masked(pre, on), _masked(grads, on[:, None])
+            a, J = _masked(pre, on), _masked(grads, on[..., None])
         return out
 
     def region_key(self, x: Sequence[Num]) -> tuple:
@@ -105,17 +110,27 @@ class KnownLayers:
         scale = 1 + max_abs(num_array(list(x), self.ar))
         best = None
         for li, (pre, grads) in enumerate(self.local(x)):
-            slopes = grads @ vv
-            live = (slopes != 0) & (np.abs(pre) > self.ar.loose * scale * np.abs(grads).max(axis=1))
-            if not live.any():
-                continue
-            c = np.where(live, -pre / np.where(live, slopes, 1), -1)
-            ahead = np.flatnonzero(c > 0)
-            if len(ahead):
-                i = ahead[np.argmin(c[ahead])]
-                if best is None or c[i] < best[0]:
-                    best = (c[i], li, int(i), grads[i])
+            c = self._ahead(pre, grads, vv, self.ar.loose * scale)
+            i = int(np.argmin(c))
+            if c[i] < np.inf and (best is None or c[i] < best[0]):
+                best = (c[i], li, i, grads[i])
         return best
+
+    def first_crossings(self, local: list[tuple[np.ndarray, np.ndarray]], xs: np.ndarray, vs: np.ndarray,
+                        tol: Num = None) -> np.ndarray:
+        """`first_crossing`'s c for each row of xs (their `local_batch`) along the same row of vs; inf where the
+        ray meets no known boundary.  `tol`: of x on a boundary (relative to x's scale), loose by default."""
+        scale = (self.ar.loose if tol is None else tol) * (1 + np.abs(xs).max(axis=1))
+        return np.min([self._ahead(pre, grads, vs, scale).min(axis=-1) for pre, grads in local], axis=0)
+
+    def _ahead(self, pre: np.ndarray, grads: np.ndarray, v: np.ndarray, tol: Any) -> np.ndarray:
+        """Per neuron, the c > 0 where x + c v meets its boundary (pre, grads: its local values at x; a batch if
+        they have a leading axis); inf if never ahead or if x lies on it (|h| <= tol |grad h|)."""
+        slopes = (grads @ v[..., None])[..., 0]
+        size = np.abs(grads).max(axis=-1)
+        live = (slopes != 0) & (np.abs(pre) > np.asarray(tol)[..., None] * size)
+        c = np.where(live, -pre / np.where(live, slopes, 1), -1)
+        return np.where(c > 0, c, np.inf)
 
 
 @dataclass
@@ -254,14 +269,14 @@ class NumericWalker:
     def weight_at_meeting(self, row: Sequence[Num], bias: Num, j: int, unseen: Sequence[int]) -> Num | None:
         """W_zj of a neuron whose walk never met B_j (the walker's known layers: 1..k-1 with every sign solved),
         measured where the neuron's formula predicts B_z to meet B_j (right where every other `unseen` neuron is
-        off): a point q of both (meeting_point, from random starts in boxes of half-width 1..2^7), approached
+        off): a point q of both (meeting_newton, from random starts in boxes of half-width 1..2^7), approached
         inside B_z's plane from h_j < 0, and the bend there (cross).  None if no meeting point is found or no
         crossing there passes cross's checks."""
         ar, n = self.ar, self.known.n_in
         w = num_array(list(row), ar)
-        for i in range(MEETING_LINES):
-            start = num_array([ar.num(self.rng.randint(-1024, 1024)) / 1024 * 2 ** (i % 8) for _ in range(n)], ar)
-            q = meeting_newton(self.known, w, bias, j, start)
+        starts = num_array([[ar.num(self.rng.randint(-1024, 1024)) / 1024 * 2 ** (i % 8) for _ in range(n)]
+                            for i in range(MEETING_LINES)], ar)
+        for q in meeting_newton(self.known, w, bias, j, starts):
             if q is None:
                 continue
             vals, grads = self.known.local(q)[-1]
@@ -291,28 +306,54 @@ CONFIRM_LINES = 48          # ... looked for on at most this many random lines
 ZERO_SAMPLES = 128          # samples of a neuron's formula along a line when looking for its zero
 
 
-def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, y: np.ndarray,
-                   steps: int = MEETING_STEPS) -> np.ndarray | None:
-    """A point where the formula z = w . relu(h) + bias (h: the last known layer) has B_z meet B_j, by Newton's
-    method on the two piecewise linear functions h_j and z from y: in y's region the nearest point where both
-    local planes vanish; if the way there leaves the region, start again in the middle of the next region on
-    the way.  None after `steps`.  (Exact mode runs it in float64 to propose points: deeper_layers.meeting_point.)"""
+def meeting_newton(known: KnownLayers, w: np.ndarray, bias: Num, j: int, starts: np.ndarray,
+                   steps: int = MEETING_STEPS) -> list[np.ndarray | None]:
+    """Per row of `starts`, a point where the formula z = w . relu(h) + bias (h: the last known layer) has B_z meet
+    B_j, by Newton's method on the two piecewise linear functions h_j and z: in the start's region the nearest
+    point where both local planes vanish; if the way there leaves the region, start again in the middle of the
+    next region on the way.  None after `steps`.  Every start steps at once (numpy over the batch: most starts lead
+    nowhere, and one at a time the Python overhead dominated deep extractions).  A step's end counts only if it
+    lies on both boundaries in its own region, to the arithmetic's tight tolerance (`rel`); otherwise Newton goes
+    on from it.  (Exact mode runs it in float64 to propose points: deeper_layers.meeting_points.)"""
+    tol = known.ar.rel               # of a point on a boundary: as tight as the arithmetic allows
+    found: list[np.ndarray | None] = [None] * len(starts)
+    y, alive = starts.copy(), np.arange(len(starts))
     for _ in range(steps):
-        vals, grads = known.local(y)[-1]
-        on = _masked(w, vals > 0)
-        g, G, z = grads[j], on @ grads, on @ vals + bias
-        gg, gG, GG = g @ g, g @ G, G @ G
+        if not len(alive):
+            break
+        local = known.local_batch(y)
+        hj, z, g, G = _meeting_terms(local, w, bias, j)
+        gg, gG, GG = (g * g).sum(axis=1), (g * G).sum(axis=1), (G * G).sum(axis=1)
         det = gg * GG - gG * gG
-        if not det:
-            return None
-        dx = ((z * gG - vals[j] * GG) / det) * g + ((vals[j] * gG - z * gg) / det) * G
-        hit = known.first_crossing(y, dx)
-        if hit is None or hit[0] >= 1:
-            return y + dx
-        past = y + hit[0] * dx
-        after = known.first_crossing(past, dx)
-        y = past + ((after[0] if after is not None and after[0] < 1 - hit[0] else 1 - hit[0]) / 2) * dx
-    return None
+        solvable = det != 0
+        det = np.where(solvable, det, 1)
+        dx = ((z * gG - hj * GG) / det)[:, None] * g + ((hj * gG - z * gg) / det)[:, None] * G
+        hit = known.first_crossings(local, y, dx, tol)
+        reached = solvable & (hit >= 1)
+        if reached.any():           # a boundary within the tolerance of y may have been crossed unseen:
+            ends = y[reached] + dx[reached]             # keep the end only if it is on B_j and B_z in its own region
+            hj2, z2, g2, G2 = _meeting_terms(known.local_batch(ends), w, bias, j)
+            scale = tol * (1 + np.abs(ends).max(axis=1))
+            met = (np.abs(hj2) <= scale * np.abs(g2).max(axis=1)) & (np.abs(z2) <= scale * np.abs(G2).max(axis=1))
+            for s, end, ok in zip(np.flatnonzero(reached), ends, met):
+                if ok:
+                    found[alive[s]] = end
+                else:                   # Newton again from there, in the region it is really in
+                    y[s], dx[s], hit[s] = end, 0, 0
+        going = solvable & (hit < 1)
+        y, dx, hit, alive = y[going], dx[going], hit[going], alive[going]
+        past = y + hit[:, None] * dx
+        after = known.first_crossings(known.local_batch(past), past, dx, tol)
+        y = past + (np.where(after < 1 - hit, after, 1 - hit) / 2)[:, None] * dx
+    return found
+
+
+def _meeting_terms(local: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray, bias: Num, j: int) -> tuple:
+    """(h_j, z, grad h_j, grad z) at each point of a batch, from its `local_batch` (z = w . relu(h) + bias, h the
+    last known layer)."""
+    vals, grads = local[-1]
+    on = _masked(w, vals > 0)
+    return vals[:, j], (on * vals).sum(axis=1) + bias, grads[:, j, :], (on[:, None, :] @ grads)[:, 0, :]
 
 
 def confirms(ev: Evaluator, known: KnownLayers, row: Sequence[Num], bias: Num, rng: random.Random,

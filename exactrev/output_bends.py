@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from flint import fmpq, fmpq_mat
 
 from .arith import dot, max_abs
-from .deeper_layers import LayerNeuron, PartialNetwork, meeting_point, reject, room_at, search_point
+from .deeper_layers import LayerNeuron, PartialNetwork, meeting_points, reject, room_at, search_point
 from .geometry import Evaluator, Line, points_on_line
 from .numbers import to_fmpq
 from .signs import solve_linear_exact, undetermined_columns
@@ -113,14 +113,13 @@ def _weights_for(ev: Evaluator, known: PartialNetwork, out_w: Sequence[Sequence[
 def _points_where_active(known: PartialNetwork, j: int, zs: Sequence[int], rng: random.Random,
                           near: Sequence[Q] | None):
     """Points of B_j where some z in zs is on: where z's formula (W_zj = 0: exact on B_j) meets B_j
-    (deeper_layers.meeting_point, from MEETING_STARTS random starts), moved along B_j towards z > 0 halfway to
+    (deeper_layers.meeting_points, from MEETING_STARTS random starts), moved along B_j towards z > 0 halfway to
     the next boundary of the known layers.  B_j may meet {z > 0} only in a small piece that random lines
     rarely cross, while z then matters in the sliver of {h_j > 0} beside it."""
+    starts = [search_point(known.n_in, i, rng, near)[0] for i in range(MEETING_STARTS)]
     neurons = _formulas(known, zs)
-    for i in range(MEETING_STARTS):
-        start, _ = search_point(known.n_in, i, rng, near)
-        for neuron in neurons:
-            q = meeting_point(neuron, j, start)
+    for meetings in zip(*(meeting_points(neuron, j, starts) for neuron in neurons)):
+        for neuron, q in zip(neurons, meetings):
             if q is None:
                 continue
             _, jh = neuron.known.local_mats(q)[-1]

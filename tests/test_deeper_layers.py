@@ -13,7 +13,7 @@ from hypothesis import assume, example, given, settings, strategies as st
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, max_abs, normalise
 from exactrev.deeper_layers import (MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor, BoundaryWalker, KnownLayer,
-                                   LayerNeuron, PartialNetwork, WalkNeuron, _exact_meeting, meeting_point, room_at)
+                                   LayerNeuron, PartialNetwork, WalkNeuron, _exact_meeting, meeting_points, room_at)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq
@@ -487,8 +487,8 @@ def test_meeting_points_are_crossed_once_per_region_and_at_most_meeting_crossing
 
 @pytest.mark.parametrize("widths, seed", [([4, 6, 6, 6, 1], 10), ([3, 6, 6, 6, 2], 6)])
 def test_meeting_points_proposed_in_floats_are_exact_and_found_as_often(widths, seed):
-    """meeting_point runs Newton's method in float64 and then exactly from where it ended: every point it
-    returns is exactly on both boundaries (h_j = z = 0, inside a region of the other known neurons), and from
+    """meeting_points runs Newton's method in float64 and then exactly from where it ended: every point it
+    yields is exactly on both boundaries (h_j = z = 0, inside a region of the other known neurons), and from
     the same random starts it finds at least as many as exact steps alone (_exact_meeting; on these networks'
     last two layers it finds more: the float steps are not rounded to short dyadic points between regions)."""
     net = random_network(widths, seed=seed)
@@ -499,9 +499,9 @@ def test_meeting_points_proposed_in_floats_are_exact_and_found_as_often(widths, 
     for z, (row, bias) in enumerate(zip(layers[-1].rows, layers[-1].bias)):
         neuron = LayerNeuron(known, row, bias)
         for j in range(len(layers[-2].rows)):
-            for i in range(8):
-                p = [fmpq(rng.randint(-1024, 1024), 1024) * 2 ** (2 * i) for _ in range(widths[0])]
-                q = meeting_point(neuron, j, p)
+            starts = [[fmpq(rng.randint(-1024, 1024), 1024) * 2 ** (2 * i) for _ in range(widths[0])]
+                      for i in range(8)]
+            for p, q in zip(starts, meeting_points(neuron, j, starts)):
                 if q is not None:
                     found += 1
                     assert known.values(q)[-1][j] == 0 and neuron.value(q) == 0 and room_at(known, q, skip=j) > 0
