@@ -17,7 +17,8 @@ import math
 import multiprocessing
 import time
 
-from exactrev import Oracle, canonical_form, certify, extract, random_network
+from exactrev import Network, Oracle, canonical_form, certify, check_assumptions, extract, random_network
+from exactrev.assumptions import AssumptionReport, without_dead_neurons
 from exactrev.random_net import parse_widths
 from results_table import commit, write_results
 
@@ -26,20 +27,24 @@ COLUMNS = [("network", lambda r: r["widths"]), ("seed", lambda r: r["seed"]), ("
            ("queries", lambda r: r["queries"]), ("log2 q", lambda r: r["log2_queries"]),
            ("q / fdim", lambda r: r["queries_per_fdim"]), ("per layer", lambda r: r["per_layer_queries"]),
            ("s", lambda r: r["seconds"])]
-CERTIFY_COLUMN = ("certify", lambda r: r["certify"])
+CHECK_COLUMNS = [("certify", lambda r: r["certify"]), ("target fails", lambda r: r["target_fails"]),
+                 ("canonical = live", lambda r: r["canonical_equal_live"])]
 DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
 DEEP = "4-6-6-6-1,3-6-6-6-2,5-8-8-8-1"       # --deep: how often networks with 3 hidden layers complete
 
 
 def run(widths: list[int], seed: int, time_limit: float | None = None, check: bool = False) -> dict:
     """One extraction; with `check`, also certify's verdict on the recovered network against the target (a
-    partial result may still compute the target's function, e.g. with always-active neurons folded)."""
+    partial result may still compute the target's function, e.g. with always-active neurons folded), the recovery
+    assumptions the target fails (check_assumptions: dead and always-active neurons, section 5.2's cases; "(of N
+    regions)" when the enumeration stopped early, so more may fail) and whether the recovered canonical form equals
+    that of the target without its dead neurons (the part of it that queries can see)."""
     net = random_network(widths, seed=seed)
     start = time.perf_counter()
     result = extract(Oracle.from_network(net), seed=seed, time_limit=time_limit)
     seconds = time.perf_counter() - start
     fdim = net.functional_dimension_bound
-    verdict = {"certify": certify(net, result.network).verdict} if check else {}
+    verdict = _checks(net, result.network) if check else {}
     return {"widths": "-".join(map(str, widths)), "seed": seed, "status": result.status,
             "recovered_widths": "-".join(map(str, result.widths)),
             "canonical_equal": canonical_form(result.network) == canonical_form(net),
@@ -47,6 +52,25 @@ def run(widths: list[int], seed: int, time_limit: float | None = None, check: bo
             "functional_dim": fdim, "queries_per_fdim": round(result.queries / fdim, 2),
             "per_layer_queries": [s.queries for s in result.layers], "unidentified": len(result.unidentified),
             "seconds": round(seconds, 2), **verdict}
+
+
+def _checks(net: Network, recovered: Network) -> dict:
+    report = check_assumptions(net, seconds=60.0, max_regions=100_000)
+    live, _ = without_dead_neurons(net, report)
+    return {"certify": certify(net, recovered).verdict, "target_fails": _failing(report),
+            "canonical_equal_live": canonical_form(recovered) == canonical_form(live)}
+
+
+def _failing(report: AssumptionReport) -> str:
+    """The activity checks the target fails, short: "dead L2-3; always on L3-1; 5.2 cases 1 3"."""
+    def named(check: str) -> str:
+        return " ".join("L{}-{}".format(*item.split()[1::2]) for item in report[check].items)
+    parts = [f"{label} {named(check)}" for check, label in (("dead_neurons", "dead"), ("always_active", "always on"))
+             if report[check].status == "fails"]
+    cases = [str(i) for i in range(1, 5) if report[f"section52_case{i}"].status == "fails"]
+    parts += [f"5.2 cases {' '.join(cases)}"] if cases else []
+    cover = "" if report.exhaustive else f" (of {report.regions} regions)"
+    return "; ".join(parts) + cover if parts else "none" + cover
 
 
 def main() -> None:
@@ -57,7 +81,8 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
     ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
     ap.add_argument("--jobs", type=int, default=1, help="extractions run at once (processes)")
-    ap.add_argument("--certify", action="store_true", help="also certify each recovered network against the target")
+    ap.add_argument("--certify", action="store_true",
+                    help="also certify each recovered network and check the target's recovery assumptions")
     ap.add_argument("--deep", action="store_true",
                     help=f"--nets {DEEP} --seeds 6 --time-limit 300 --certify (--out extract_deep unless given)")
     args = ap.parse_args()
@@ -81,7 +106,7 @@ def _run(job: tuple) -> dict:
 
 def write(rows: list[dict], name: str) -> None:
     title = f"# Whole-network extraction (exact oracle, commit {commit()})"
-    write_results(name, title, COLUMNS + [CERTIFY_COLUMN] * all("certify" in r for r in rows), rows)
+    write_results(name, title, COLUMNS + CHECK_COLUMNS * all("certify" in r for r in rows), rows)
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -85,6 +86,12 @@ class AssumptionReport:
 
 def _name(k: int, j: int) -> str:
     return f"layer {k + 1} neuron {j + 1}"
+
+
+def _index(name: str) -> tuple[int, int]:
+    """(layer, neuron), both from 1, of a name made by _name."""
+    layer, neuron = re.fullmatch(r"layer (\d+) neuron (\d+)", name).groups()
+    return int(layer), int(neuron)
 
 
 def _listing(items: list[str]) -> str:
@@ -374,6 +381,21 @@ def _functional_dimension(net: Network, act: _Activity, points: list[list[Fracti
         return Check("functional_dimension", title, "holds", f"exact Jacobian rank {rank} = bound {bound}")
     return Check("functional_dimension", title, "unknown", evidence + " (more regions might raise the rank)",
                  [rank, bound])
+
+
+def without_dead_neurons(net: Network, report: AssumptionReport) -> tuple[Network, list[tuple[int, int]]]:
+    """`net` without the hidden neurons `report` (its check of `net`) proves never active, and the (layer, neuron)
+    removed as in Network.without_idle_neurons.  The function is unchanged: such a neuron outputs 0 everywhere,
+    so its outgoing weights are set to 0 and the idle neurons pruned.  No query sees a dead neuron: this network,
+    not `net`, is what a complete extraction can recover."""
+    dead = report["dead_neurons"]
+    if dead.status != "fails":
+        return net, []
+    weights = [list(map(list, w)) for w in net.weights]
+    for layer, neuron in map(_index, dead.items):
+        for row in weights[layer]:
+            row[neuron - 1] = Fraction(0)
+    return Network(weights, [list(b) for b in net.biases], net.meta).without_idle_neurons()
 
 
 # ------------------------------------------------------------------ entry point

@@ -7,7 +7,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exactrev import Network, check_assumptions, random_network
+from exactrev import Network, certify, check_assumptions, random_network
+from exactrev.assumptions import without_dead_neurons
 from exactrev.cli import main
 
 F = Fraction
@@ -58,6 +59,16 @@ def test_dead_neuron_fails_exactly_and_is_unknown_without_full_coverage():
     partial = check_assumptions(net, max_regions=1, samples=0)
     assert not partial.exhaustive
     assert partial["dead_neurons"].status == "unknown"
+
+
+def test_a_proven_dead_neuron_is_removed_without_changing_the_function():
+    net = net_from([([[1, 0], [-1, 0], [0, 1]], [0, 0, 0]),
+                    ([[1, 1, 1], [-1, -1, -1], [1, -1, 2]], [0, -1, 1]), ([[1, 3, -2]], [0])])
+    live, removed = without_dead_neurons(net, check_assumptions(net))
+    assert removed == [(2, 1)] and live.widths == [2, 3, 2, 1]
+    assert live.weights[2] == ((F(1), F(-2)),)
+    assert certify(net, live).verdict == "equivalent"
+    assert without_dead_neurons(net, check_assumptions(net, max_regions=1, samples=0)) == (net, [])
 
 
 def test_functional_dimension_of_a_generic_network_reaches_the_bound():
