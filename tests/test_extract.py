@@ -12,7 +12,8 @@ import pytest
 from flint import fmpq
 from hypothesis import given, settings, strategies as st
 
-from exactrev import Network, Oracle, canonical_form, certify, extract, random_network
+from exactrev import Network, Oracle, canonical_form, certify, check_assumptions, extract, random_network
+from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import Extraction, LayerStats, TimeLimitReached, _fill_from_twins, _same_neuron
@@ -51,22 +52,24 @@ def test_one_hidden_layer_exactly(seed, n_in, n1, n_out):
 @given(seed=st.integers(0, 100_000), shape=st.lists(st.integers(3, 7), min_size=2, max_size=2),
        n_in=st.integers(2, 6), n_out=st.integers(1, 3))
 def test_complete_means_exact(seed, shape, n_in, n_out):
-    """Whatever the outcome, 'complete' is only claimed for a network computing the target's function, equal
-    to it in canonical form unless the target has neurons that are never active (invisible to any query),
-    and 'partial' always names what is missing."""
+    """Whatever the outcome, 'complete' is only claimed for a network computing the target's function, equal in
+    canonical form to the target without its neurons that are never active (invisible to any query), and
+    'partial' always names what is missing."""
     net = random_network([n_in, *shape, n_out], seed=seed)
     assert_complete_means_exact(net, extract(Oracle.from_network(net), seed=seed), seed)
 
 
 def assert_complete_means_exact(net: Network, result, seed: int) -> None:
-    """'complete' only for a network computing the target's function (canonical form equal when every neuron
-    is live; certify finds no difference anywhere, as far out as a neuron active only in a narrow cone);
+    """'complete' only for a network computing the target's function (certify finds no difference anywhere, as
+    far out as a neuron active only in a narrow cone), with the canonical form of the target without its dead
+    neurons when an exact region enumeration settles which are dead, or when a sample sees every neuron active;
     'partial' names what is missing."""
     if result.status == "complete":
         assert agree(result.network, net, net.input_dim, seed)
         assert certify(result.network, net, seconds=60).verdict != "different"
-        if all_neurons_live(net, seed):
-            assert canonical_form(result.network) == canonical_form(net)
+        report = check_assumptions(net, max_regions=20_000, seconds=30)
+        if report["dead_neurons"].status != "unknown" or all_neurons_live(net, seed):
+            assert canonical_form(result.network) == canonical_form(without_dead_neurons(net, report)[0])
     else:
         assert result.unidentified and all("reason" in u and "layer" in u for u in result.unidentified)
 
@@ -245,6 +248,17 @@ def test_three_hidden_layers_exactly():
     assert result.status == "complete", result.unidentified
     assert canonical_form(result.network) == canonical_form(net)
     assert [s.neurons for s in result.layers] == [6, 6, 6, 1]
+
+
+def test_a_complete_network_is_the_target_without_its_dead_neuron():
+    """4-6-6-6-1 seed 4: layer-2 neuron 3 is never active (an exact enumeration of all 1,778 regions proves
+    it), so no query sees it; the complete result lacks it and is the rest of the target exactly."""
+    net = random_network([4, 6, 6, 6, 1], seed=4)
+    result = extract(Oracle.from_network(net), seed=4)
+    live, removed = without_dead_neurons(net, check_assumptions(net, max_regions=20_000, seconds=60))
+    assert result.status == "complete" and removed == [(2, 2)]
+    assert canonical_form(result.network) != canonical_form(net)
+    assert canonical_form(result.network) == canonical_form(live)
 
 
 @pytest.mark.slow
