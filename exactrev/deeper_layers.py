@@ -47,7 +47,8 @@ MEETING_CROSSINGS = 8           # crossings tried at meeting points found (each 
 LOCAL_CACHE = 16                # points whose local values and gradients PartialNetwork remembers
 PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked weights and gradients it remembers
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
-MAX_FAILED = 6                  # a walk stops once this many crossings failed, more than succeeded
+MAX_FAILED = 6                  # a walk stops once this many crossings failed: more than succeeded (a deeper
+                                # neuron's), or more than reached a boundary not crossed before (left incomplete)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -457,6 +458,7 @@ class BoundaryWalker:
         failures = 0                         # in a row, since the last crossing
         failed = 0                           # crossings that found no continuation, in all
         crossings = 0
+        found = 0                            # crossings that measured a weight not measured before
         regions = [self.known.region_key(x)]
         status, reason = "layer", ""
         stale = 0
@@ -470,6 +472,9 @@ class BoundaryWalker:
             if failed >= MAX_FAILED and failed > crossings:
                 status, reason = "deeper", (f"stopped after {failed} crossings found no continuation of B_z and "
                                             f"{crossings} did (it bends where no known boundary is)")
+                break
+            if failed >= MAX_FAILED and failed > found:
+                reason = f"stopped: {failed} crossings found no continuation of B_z, {found} reached a new boundary"
                 break
             anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
             back = regions[-1] in regions[:-1]       # back in a region seen: the nearest way on may lead back again
@@ -495,6 +500,7 @@ class BoundaryWalker:
                     break
                 if weights[crossed] is None:
                     stale = 0
+                    found += 1
                 weights[crossed] = w
             anchors.append(new_anchor)
             regions.append(self.known.region_key(new_anchor.x))

@@ -350,8 +350,9 @@ def test_a_boundary_crossed_again_is_predicted_and_a_wrong_prediction_is_never_t
 @pytest.mark.parametrize("widths, seed", [([4, 6, 6, 6, 1], 0), ([5, 8, 8, 8, 1], 2)])
 def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widths, seed):
     """Walked as layer-2 candidates (layer 1 known), boundaries of layer-3 neurons bend where no known boundary
-    is, and the walk stops once MAX_FAILED crossings failed and more failed than succeeded, saying so; a
-    layer-2 neuron's walk is never stopped that way."""
+    is: the walk stops once MAX_FAILED crossings failed and more failed than succeeded (a deeper neuron's), or
+    more failed than reached a boundary not crossed before (left incomplete), saying so; a layer-2 neuron's walk
+    is never stopped either way."""
     net = random_network(widths, seed=seed)
     oracle = Oracle.from_network(net)
     search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
@@ -360,17 +361,22 @@ def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widt
     known = PartialNetwork(widths[0], [KnownLayer([list(w) for w, _ in first.hyperplanes],
                                                   [b for _, b in first.hyperplanes], False)])
     walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
-    stopped = layer2 = 0
+    deeper, incomplete, layer2 = 0, 0, 0
     for bp in first.deeper_points[:12]:
         layer = next(i for i, p in enumerate(net.preactivations_batch([bp.x])[0]) if 0 in p)
         walk = walker.walk(bp.x, bp.normal)
+        measured = sum(w is not None for w in walk.weights)
         if layer == 1:
             assert walk.status == "layer" and "stopped" not in walk.reason
             layer2 += 1
         elif walk.reason.startswith("stopped after"):
-            assert walk.crossings < walk.failed and walk.failed >= MAX_FAILED
-            stopped += 1
-    assert layer2 and stopped
+            assert walk.status == "deeper" and walk.crossings < walk.failed and walk.failed >= MAX_FAILED
+            deeper += 1
+        elif walk.reason.startswith("stopped:"):
+            assert walk.status == "layer" and measured < walk.failed and walk.failed >= MAX_FAILED
+            assert measured < len(walk.weights)
+            incomplete += 1
+    assert layer2 and deeper and incomplete
 
 
 def _walk_formula(seed: int, depth: int):
