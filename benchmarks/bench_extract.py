@@ -18,7 +18,7 @@ import multiprocessing
 import time
 
 from exactrev import Network, Oracle, canonical_form, certify, check_assumptions, extract, random_network
-from exactrev.assumptions import AssumptionReport, without_dead_neurons
+from exactrev.assumptions import AssumptionReport, neuron_index, without_dead_neurons
 from exactrev.random_net import parse_widths
 from results_table import commit, write_results
 
@@ -66,7 +66,7 @@ def _checks(net: Network, recovered: Network, canonical: Network) -> dict:
 def _failing(report: AssumptionReport) -> str:
     """The activity checks the target fails, short: "dead L2-3; always on L3-1; 5.2 cases 1 3"."""
     def named(check: str) -> str:
-        return " ".join("L{}-{}".format(*item.split()[1::2]) for item in report[check].items)
+        return " ".join("L{}-{}".format(*neuron_index(item)) for item in report[check].items)
     parts = [f"{label} {named(check)}" for check, label in (("dead_neurons", "dead"), ("always_active", "always on"))
              if report[check].status == "fails"]
     cases = [str(i) for i in range(1, 5) if report[f"section52_case{i}"].status == "fails"]

@@ -88,8 +88,8 @@ def _name(k: int, j: int) -> str:
     return f"layer {k + 1} neuron {j + 1}"
 
 
-def _index(name: str) -> tuple[int, int]:
-    """(layer, neuron), both from 1, of a name made by _name."""
+def neuron_index(name: str) -> tuple[int, int]:
+    """(layer, neuron), both from 1, of a neuron as a check's items name it ("layer 2 neuron 3")."""
     layer, neuron = re.fullmatch(r"layer (\d+) neuron (\d+)", name).groups()
     return int(layer), int(neuron)
 
@@ -392,7 +392,7 @@ def without_dead_neurons(net: Network, report: AssumptionReport) -> tuple[Networ
     if dead.status != "fails":
         return net, []
     weights = [list(map(list, w)) for w in net.weights]
-    for layer, neuron in map(_index, dead.items):
+    for layer, neuron in map(neuron_index, dead.items):
         for row in weights[layer]:
             row[neuron - 1] = Fraction(0)
     return Network(weights, [list(b) for b in net.biases], net.meta).without_idle_neurons()
