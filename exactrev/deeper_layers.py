@@ -458,7 +458,6 @@ class BoundaryWalker:
         failures = 0                         # in a row, since the last crossing
         failed = 0                           # crossings that found no continuation, in all
         crossings = 0
-        found = 0                            # crossings that measured a weight not measured before
         regions = [self.known.region_key(x)]
         status, reason = "layer", ""
         stale = 0
@@ -473,6 +472,7 @@ class BoundaryWalker:
                 status, reason = "deeper", (f"stopped after {failed} crossings found no continuation of B_z and "
                                             f"{crossings} did (it bends where no known boundary is)")
                 break
+            found = width - len(missing)     # crossings that reached a boundary not crossed before
             if failed >= MAX_FAILED and failed > found:
                 reason = f"stopped: {failed} crossings found no continuation of B_z, {found} reached a new boundary"
                 break
@@ -500,7 +500,6 @@ class BoundaryWalker:
                     break
                 if weights[crossed] is None:
                     stale = 0
-                    found += 1
                 weights[crossed] = w
             anchors.append(new_anchor)
             regions.append(self.known.region_key(new_anchor.x))
