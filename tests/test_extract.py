@@ -16,7 +16,7 @@ from exactrev import Network, Oracle, canonical_form, certify, check_assumptions
 from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import Extraction, LayerStats, TimeLimitReached, _fill_from_twins, _same_neuron
+from exactrev.extract import POINT_CHECK_BATCH, Extraction, LayerStats, TimeLimitReached, _fill_from_twins, _same_neuron
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -194,12 +194,18 @@ def test_issue_networks(widths):
 
 
 def test_point_check_finds_a_disagreement_and_a_line_through_it():
-    net, other = random_network([3, 4, 1], seed=6), random_network([3, 4, 1], seed=7)
+    net, other = random_network([4, 8, 8, 1], seed=6), random_network([4, 8, 8, 1], seed=7)
     run = Extraction(Oracle.from_network(net), 0)
     search = FirstLayerSearch(run.ev, run.rng)
+    before = run.oracle.queries
     assert run.point_check(net, search) is None
+    every, asked = run.checked_points, run.oracle.queries - before
+    assert every > 4 * POINT_CHECK_BATCH and asked == every
+    before = run.oracle.queries
     line = run.point_check(other, search)
     assert line is not None and len(run.ev.on_line(line, [Fraction(0), Fraction(1)])) == 2
+    # the points after the first batch that disagrees are not asked
+    assert run.checked_points <= POINT_CHECK_BATCH and run.oracle.queries - before < every // 2
 
 
 def test_progress_callback_sees_each_stage_with_growing_query_counts():
