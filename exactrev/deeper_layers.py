@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from flint import fmpq, fmpq_mat
@@ -580,22 +580,6 @@ class BoundaryWalker:
             return tuple(v > 0 for j, v in enumerate(layer.values(x)[-1]) if j != i)
 
         seen = {pattern(a.x) for a in walk.anchors}
-        return self.refuted_where(neuron, lambda x: pattern(x) not in seen, lambda x: room_at(layer, x, skip=i),
-                                  points)
-
-    def refuted_before_measuring(self, neuron: LayerNeuron, unmeasured: Sequence[int]) -> bool:
-        """Whether the oracle shows no kink at a predicted point of B_z where every `unmeasured` layer-(k-1)
-        neuron is off: the formula holds there whatever those weights are, so measuring them cannot save it (a
-        deeper neuron's walk taken for a layer-k one; 5-8-8-8-1 seed 0 spent 5,611 queries measuring such
-        walks' missing weights before confirms rejected them)."""
-        return self.refuted_where(neuron, lambda x: all(neuron.known.values(x)[-1][j] <= 0 for j in unmeasured),
-                                  lambda x: room_at(neuron.known, x))
-
-    def refuted_where(self, neuron: LayerNeuron, keep: Callable[[list[Q]], bool], room_of: Callable[[list[Q]], Q],
-                      points: int = CONFIRM_MIN) -> bool:
-        """Whether a probe finds no kink (neither "on" nor "flat") at the first predicted point of B_z where
-        `keep` holds on each of CONFIRM_LINES random lines (boxes of half-width 1..2^7), until `points` probes
-        were "on"; probes are `room_of`(x) / (8 n PROBE_SHRINK) long.  False if no such point is found."""
         n, on = self.known.n_in, 0
         for line in range(CONFIRM_LINES):
             if on >= points:
@@ -603,10 +587,10 @@ class BoundaryWalker:
             p, scale = search_point(n, line, self.rng)
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale):
-                if not keep(x):
+                if pattern(x) in seen:
                     continue
                 _, grad = neuron.value_grad(x)
-                room = room_of(x)
+                room = room_at(layer, x, skip=i)
                 if room == 0 or not any(grad):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))

@@ -440,7 +440,7 @@ class Extraction:
         the vertices of its first-layer arrangement (where a neuron active only on a small set peaks); a line
         through the first point that disagrees (None if all agree).  The points are asked in batches of
         POINT_CHECK_BATCH, then twice as many each time: a round that disagrees mostly does so early (5-8-8-8-1
-        seed 0: three rounds at their 13th, 18th and 370th of 880 points, each of which asked all of them)."""
+        seed 0: three rounds disagreed at their 13th, 18th and 370th of 880 points, and each asked all 880)."""
         pts = [_q(x) for x in region_representatives(net, VERIFY_REGIONS, self.rng)
                + first_layer_vertices([net], VERIFY_VERTICES, self.rng)]
         self.checked_points, size = 0, POINT_CHECK_BATCH
@@ -644,16 +644,11 @@ class Extraction:
         whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
         neuron: same answer, no queries) -- unless it was rejected with weights still unmeasured: a weight from a
         neuron active on a small part of B_z is easily missed, so later rounds try again, each with twice the
-        random starts of the one before, farther out, up to SETTLE_ATTEMPTS times.  A walk with weights unmeasured
-        is first probed where they do not matter (BoundaryWalker.refuted_before_measuring): a refuted one is
-        rejected for good without measuring them."""
+        random starts of the one before, farther out, up to SETTLE_ATTEMPTS times."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
         attempts, verdict = self.settled.get(key, (0, None))
-        if verdict is None and notes and walker.refuted_before_measuring(neuron, sorted(notes)):
-            attempts, verdict = SETTLE_ATTEMPTS, (neuron.row, notes, False)     # final: measuring cannot save it
-            self.settled[key] = (attempts, verdict)
         if verdict is None or (verdict[2] is False and verdict[1] and attempts < SETTLE_ATTEMPTS):
             self.measure_unmet(walker, neuron, notes, attempts)
             visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
