@@ -16,7 +16,8 @@ from exactrev import Network, Oracle, canonical_form, certify, check_assumptions
 from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import POINT_CHECK_BATCH, Extraction, LayerStats, TimeLimitReached, _fill_from_twins, _same_neuron
+from exactrev.extract import (POINT_CHECK_BATCH, Extraction, LayerStats, TimeLimitReached, _fill_from_twins,
+                              _same_neuron)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
