@@ -138,22 +138,21 @@ def intersect(left: Piece, right: Piece, arith: Arith) -> Number | None:
 
 def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: Sequence[Number] = (),
                    max_steps: int = 4000, rng: random.Random | None = None,
-                   expected: Sequence[Number] = ()) -> LineScan:
+                   expected: Sequence[Number] = (), ends: tuple[Piece, Piece] | None = None) -> LineScan:
     """Every kink of the output along line.at(t), lo < t < hi, located exactly (see module doc).
 
     `grid`: interior points where the search starts split.  `rng` draws the split points and the
     interior check points (random, so they do not sit on kinks at simple rationals).
     `expected`: t of kinks predicted exactly (by known hyperplanes); inside their span they replace the
-    grid by the midpoints between them.
+    grid by the midpoints between them.  `ends`: line_ends(ev, line, lo, hi), if already asked.
     An interval whose two end pieces agree is accepted as kink-free only if a random interior point
     lies on that piece too: a deeper neuron active on a bounded stretch makes a bump whose two sides
     are one affine function, which end pieces alone cannot see.
     """
     ar = ev.arith
     rng = rng or random.Random(0)
-    width = hi - lo
-    delta = _offset(ar, width, max(abs(lo), abs(hi)))
-    first, last = _end_piece(ev, line, lo, delta), _end_piece(ev, line, hi, -delta)
+    delta = _offset(ar, hi - lo, max(abs(lo), abs(hi)))
+    first, last = ends or line_ends(ev, line, lo, hi)
     kinks: list[Kink] = []
     unresolved: list[tuple[Number, Number, str]] = []
     expected = sorted({t for t in expected if lo + delta < t < hi - delta})
@@ -209,6 +208,12 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     pieces = [first] + [k.right for k in kinks]
     regions = [(bounds[i], bounds[i + 1], pieces[i]) for i in range(len(pieces))]
     return LineScan(line, lo, hi, kinks, regions, unresolved)
+
+
+def line_ends(ev: Evaluator, line: Line, lo: Number, hi: Number) -> tuple[Piece, Piece]:
+    """The affine pieces at both ends of [lo, hi], as points_on_line starts from them (2 queries each, exact)."""
+    delta = _offset(ev.arith, hi - lo, max(abs(lo), abs(hi)))
+    return _end_piece(ev, line, lo, delta), _end_piece(ev, line, hi, -delta)
 
 
 def refined_kink(ev: Evaluator, scan: LineScan, i: int) -> Number:

@@ -515,3 +515,48 @@ def test_meeting_points_proposed_in_floats_are_exact_and_found_as_often(widths, 
                     assert known.values(q)[-1][j] == 0 and neuron.value(q) == 0 and room_at(known, q, skip=j) > 0
                 exact_only += _exact_meeting(neuron, j, p, MEETING_STEPS) is not None
     assert found >= exact_only > 0
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000), depth=st.integers(1, 2))
+def test_a_crossing_from_the_end_pieces_alone_walks_the_same_path_with_fewer_queries(seed, depth):
+    """Where no known boundary crosses `cross`'s line, its end pieces' meeting point proposes B_z's kink and the
+    centre probe verifies the plane (`quick_piece`); a walk then takes exactly the path of a walk that scans every
+    such line (same anchors, normals and weights) and asks 3 queries fewer for each crossing found that way (and
+    4 more, the one probe, for each proposal the probe rejects)."""
+    net = random_network([3, 6, 5, 4, 1], seed=seed)
+    known = PartialNetwork(3, target_layers(net, depth))
+    rng = random.Random(seed)
+    walks = 0
+    for z in range(len(net.weights[depth])):
+        neuron = LayerNeuron(known, net.weights[depth][z], net.biases[depth][z])
+        for x in _zeros(neuron, rng, 2, 1):
+            quick, scanned = [], []
+            for runs, patch in ((quick, None), (scanned, lambda *args: None)):
+                oracle = Oracle.from_network(net)
+                walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known,
+                                        random.Random(seed))
+                if patch is not None:
+                    walker.quick_piece = patch
+                used = []            # (found, queries asked) of each proposal
+                walker.quick_piece = _counted(walker.quick_piece, oracle, used)
+                walk = walker.walk(x, neuron.value_grad(x)[1])
+                runs.append((walk, oracle.queries, used))
+            (a, qa, used), (b, qb, _) = quick[0], scanned[0]
+            assert [(s.x, s.grad) for s in a.anchors] == [(s.x, s.grad) for s in b.anchors]
+            assert (a.weights, a.status) == (b.weights, b.status)
+            fast = sum(found for found, _ in used)
+            assert {asked for found, asked in used if not found} <= {0, 4}
+            assert qa == qb - 3 * fast + sum(asked for found, asked in used if not found)
+            walks += fast > 0
+    assert walks >= 1
+
+
+def _counted(quick_piece, oracle: Oracle, log: list):
+    """quick_piece, logging (whether it found the plane, queries it asked) of each call."""
+    def counted(*args):
+        before = oracle.queries
+        found = quick_piece(*args)
+        log.append((found is not None, oracle.queries - before))
+        return found
+    return counted
