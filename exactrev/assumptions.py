@@ -205,18 +205,48 @@ def _sample_points(net: Network, rng: random.Random, count: int) -> list[list[Fr
     return pts
 
 
-def _activity_checks(act: _Activity, exhaustive: bool) -> list[Check]:
+def silent_by_signs(net: Network) -> tuple[list[str], list[str]]:
+    """The hidden neurons never active and those never inactive on all of R^n, proven from signs alone (no
+    enumeration, so also where it cannot finish): a deeper layer's inputs are ReLU outputs, >= 0, and 0 for a dead
+    neuron, so a neuron whose bias and every weight from a neuron not dead are <= 0 is dead, and one whose are all
+    >= 0 is never inactive; in the first layer only a neuron with no weight at all is either."""
+    dead: list[str] = []
+    always: list[str] = []
+    live: list[int] | None = None          # the previous layer's neurons not proven dead (None: the input)
+    for k, (w, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
+        kept = []
+        for j, (row, bias) in enumerate(zip(w, b)):
+            ws = list(row) if live is None else [row[i] for i in live]
+            never_up = not any(ws) if live is None else all(v <= 0 for v in ws)
+            never_down = not any(ws) if live is None else all(v >= 0 for v in ws)
+            if never_up and bias <= 0:
+                dead.append(_name(k, j))
+            else:
+                kept.append(j)
+            if never_down and bias >= 0:
+                always.append(_name(k, j))
+        live = kept
+    return dead, always
+
+
+def _activity_checks(act: _Activity, exhaustive: bool, by_signs: tuple[list[str], list[str]]) -> list[Check]:
     seen, maybe = act.matrix(act.seen), act.matrix(act.maybe)
     names = [_name(k, j) for k, size in enumerate(act.sizes) for j in range(size)]
     checks = []
-    for name, title, sign, what in (("dead_neurons", "no dead neurons (never active on R^n)", 1, "never active"),
-                                    ("always_active", "no always-active neurons", -1, "never inactive")):
+    for (name, title, sign, what, bound), signed in zip(
+            (("dead_neurons", "no dead neurons (never active on R^n)", 1, "never active", "<= 0"),
+             ("always_active", "no always-active neurons", -1, "never inactive", ">= 0")), by_signs):
         proven = (seen == sign).any(axis=0)
         possible = proven | (maybe == sign).any(axis=0)
         bad = [names[i] for i in range(len(names)) if not possible[i]]
         open_ = [names[i] for i in range(len(names)) if not proven[i]]
         if exhaustive and bad:
             checks.append(Check(name, title, "fails", f"{what} on R^n: {_listing(bad)}", bad))
+        elif signed:
+            rest = [item for item in open_ if item not in signed]
+            checks.append(Check(name, title, "fails", f"{what} on R^n (bias and every weight from a neuron not "
+                                f"dead {bound}): {_listing(signed)}"
+                                + (f"; no witness yet for {_listing(rest)}" if rest else ""), signed))
         elif not open_:
             checks.append(Check(name, title, "holds", f"every neuron has an exact witness input where it is "
                                 f"{'active' if sign == 1 else 'inactive'}"))
@@ -418,6 +448,6 @@ def check_assumptions(net: Network, *, max_regions: int = 2000, seconds: float |
         exhaustive, regions = stats.complete, stats.regions
     checks = [_zero_rows(net), _zero_columns(net), _duplicates(net), _general_position(net, rng)]
     if len(net.weights) > 1:
-        checks.extend(_activity_checks(act, exhaustive))
+        checks.extend(_activity_checks(act, exhaustive, silent_by_signs(net)))
     checks.append(_functional_dimension(net, act, points, exhaustive))
     return AssumptionReport(net.widths, checks, regions, exhaustive)

@@ -51,14 +51,34 @@ def test_three_lines_through_one_point_violate_general_position():
 
 
 def test_dead_neuron_fails_exactly_and_is_unknown_without_full_coverage():
-    net = net_from([([[1, 0], [-1, 0], [0, 1]], [0, 0, 0]),
-                    ([[1, 1, 1], [-1, -1, -1]], [0, -1]), ([[1, 1]], [0])])
+    # layer 2 neuron 2: relu(x - 1) - relu(x) - 1 < 0 everywhere, though one of its weights is positive
+    net = net_from([([[1, 0], [-1, 0], [1, 0], [0, 1]], [0, 0, -1, 0]),
+                    ([[1, 1, 1, 1], [-1, 0, 1, 0]], [0, -1]), ([[1, 1]], [0])])
     full = check_assumptions(net)
     assert full.exhaustive and full["dead_neurons"].items == ["layer 2 neuron 2"]
     assert full["dead_neurons"].status == "fails"
     partial = check_assumptions(net, max_regions=1, samples=0)
     assert not partial.exhaustive
     assert partial["dead_neurons"].status == "unknown"
+
+
+def test_neurons_silent_by_the_signs_of_their_weights_fail_without_any_enumeration():
+    """Layer 2 neuron 2 (weights and bias <= 0) is dead, layer 2 neuron 1 (all >= 0) and layer 3 neuron 1 (its only
+    negative weight from that dead neuron, bias >= 0) never inactive, and layer 3 neuron 2 (positive weight only
+    from the dead one) dead: proven with one region enumerated and no samples, and true at every point evaluated;
+    layer 2 neuron 3 (mixed signs) is neither."""
+    net = net_from([([[1, 0], [-1, 0], [0, 1]], [0, 0, 0]),
+                    ([[1, 1, 1], [-1, -1, -1], [1, -2, 1]], [0, -1, "1/2"]),
+                    ([[2, -3, 1], [-1, 5, 0]], [0, -2]), ([[1, 1]], [0])])
+    report = check_assumptions(net, max_regions=1, samples=0)
+    assert not report.exhaustive
+    dead, always = report["dead_neurons"], report["always_active"]
+    assert dead.status == always.status == "fails"
+    assert dead.items == ["layer 2 neuron 2", "layer 3 neuron 2"] and always.items == ["layer 2 neuron 1", "layer 3 neuron 1"]
+    assert "no witness yet" in dead.evidence
+    pre = net.preactivations_batch([[F(i, 3), F(j, 3)] for i in range(-30, 31) for j in range(-30, 31)])
+    assert all(p[1][1] <= 0 and p[2][1] <= 0 and p[1][0] >= 0 and p[2][0] >= 0 for p in pre)
+    assert min(p[1][2] for p in pre) < 0 < max(p[1][2] for p in pre)
 
 
 def test_a_proven_dead_neuron_is_removed_without_changing_the_function():
@@ -68,7 +88,7 @@ def test_a_proven_dead_neuron_is_removed_without_changing_the_function():
     assert removed == [(2, 1)] and live.widths == [2, 3, 2, 1]
     assert live.weights[2] == ((F(1), F(-2)),)
     assert certify(net, live).verdict == "equivalent"
-    assert without_dead_neurons(net, check_assumptions(net, max_regions=1, samples=0)) == (net, [])
+    assert without_dead_neurons(net, check_assumptions(net, max_regions=1, samples=0)) == (live, removed)
 
 
 def test_functional_dimension_of_a_generic_network_reaches_the_bound():
