@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -29,21 +30,39 @@ from .oracle import Oracle
 
 Number = Any
 Vec = list
+RECENT = 64          # exact answers an Evaluator remembers (see Evaluator)
 
 
 class Evaluator:
-    """The oracle, speaking the arithmetic context's numbers (counts every query through the oracle)."""
+    """The oracle, speaking the arithmetic context's numbers (counts every query through the oracle).
+    In exact mode the answers at the last RECENT points asked are remembered and not asked again: a walk often
+    probes a point a few queries after it probed it the first time (a crossing proposed, then searched for)."""
 
     def __init__(self, oracle: Oracle, arith: Arith) -> None:
         self.oracle = oracle
         self.arith = arith
+        self.recent: OrderedDict[tuple, Vec] = OrderedDict()
 
     @property
     def queries(self) -> int:
         return self.oracle.queries
 
     def points(self, xs: Sequence[Sequence[Number]]) -> list[Vec]:
-        """Outputs at many input points (one oracle batch)."""
+        """Outputs at many input points (one oracle batch of those not remembered)."""
+        if not self.arith.exact:
+            return self.ask(xs)
+        keys = [tuple(x) for x in xs]
+        new = list(dict.fromkeys(key for key in keys if key not in self.recent))
+        known = {key: self.recent[key] for key in keys if key in self.recent}
+        known.update(zip(new, self.ask(new)))
+        for key in new:
+            self.recent[key] = known[key]
+            if len(self.recent) > RECENT:
+                self.recent.popitem(last=False)
+        return [list(known[key]) for key in keys]
+
+    def ask(self, xs: Sequence[Sequence[Number]]) -> list[Vec]:
+        """The oracle's outputs at xs, one batch, in the arithmetic's numbers."""
         if not xs:
             return []
         ys = self.oracle.batch([list(x) for x in xs])

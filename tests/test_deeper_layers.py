@@ -534,8 +534,9 @@ def test_a_crossing_from_the_end_pieces_alone_walks_the_same_path_with_fewer_que
             quick, scanned = [], []
             for runs, patch in ((quick, None), (scanned, lambda *args: None)):
                 oracle = Oracle.from_network(net)
-                walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known,
-                                        random.Random(seed))
+                ev = Evaluator(oracle, Arith("exact", fmpq_backend=True))
+                ev.points = ev.ask          # no remembered answers: every probe of a rejected proposal counts
+                walker = BoundaryWalker(ev, known, random.Random(seed))
                 if patch is not None:
                     walker.quick_piece = patch
                 used = []            # (found, queries asked) of each proposal

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from exactrev import Network, Oracle, random_network
 from exactrev.arith import Arith
-from exactrev.geometry import Evaluator, Line, geometric_grid, jacobian_at, points_on_line, rank_one_normal
+from exactrev.geometry import RECENT, Evaluator, Line, geometric_grid, jacobian_at, points_on_line, rank_one_normal
 
 
 def true_jacobian(net, x):
@@ -132,3 +132,22 @@ def test_predicted_kinks_are_found_exactly(seed, n_in):
     assert rounded.unresolved == []
     assert all(min(abs(k.t - float(e.t)) for e in plain.kinks + scan.kinks) < 1e-9 * max(1.0, abs(k.t))
                for k in rounded.kinks)
+
+
+def test_an_exact_evaluator_asks_a_recent_point_once_and_a_rounding_one_every_time():
+    """Exact answers at the last RECENT points are remembered (a point asked twice in one batch is asked once);
+    older ones are asked again, and with rounding every point is asked."""
+    net = random_network([3, 5, 1], seed=2)
+    pts = [[Fraction(i, 7), Fraction(-i, 3), Fraction(1, i + 1)] for i in range(RECENT + 1)]
+    for mode, first, again in (("exact", 2, 0), ("float", 3, 2)):
+        oracle = Oracle.from_network(net, mode)
+        ev = Evaluator(oracle, Arith(mode))
+        ys = ev.points([pts[0], pts[1], pts[0]])
+        assert oracle.queries == first and ys[0] == ys[2] and ys[0] is not ys[2]
+        assert ev.points([pts[1], pts[0]]) == [ys[1], ys[0]] and oracle.queries == first + again
+    ev = Evaluator(Oracle.from_network(net), Arith("exact"))
+    p0, p1 = ev.points(pts[:2])
+    ev.points(pts[2:])                       # RECENT - 1 points more: the oldest, pts[0], is forgotten
+    before = ev.queries
+    assert ev.points([pts[1]]) == [p1] and ev.queries == before
+    assert ev.points([pts[0]]) == [p0] and ev.queries == before + 1
