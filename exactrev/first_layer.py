@@ -43,7 +43,7 @@ from __future__ import annotations
 import operator
 import random
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import mpmath
 
@@ -55,6 +55,7 @@ from .numbers import integers_over_lcm
 from .oracle import Oracle
 
 Number = Any
+Basis = Callable[[Sequence[Number]], list]        # x -> vectors spanning every Jacobian's rows at x
 LINE_HALF_LENGTH = 2 ** 12
 GRID_HALF = 2 ** 5            # the search starts split at 0, +-2**-2 .. +-2**4, where the kinks crowd
 MAX_LINES = 8
@@ -213,11 +214,12 @@ class FirstLayerSearch:
             self.integer_planes[id(bp)] = entry
         return entry[1]
 
-    def region_jacobians(self, scan: LineScan, wanted: Sequence[int]) -> dict[int, list]:
+    def region_jacobians(self, scan: LineScan, wanted: Sequence[int], basis: Basis | None = None) -> dict[int, list]:
         """Jacobian of each wanted region of the scan (None where the checked steps failed).
 
         Regions joined by kinks on accepted hyperplanes form runs; one region per run is measured and the
-        others follow from the known jumps (InferHyperplane's rank-one jump, read backwards)."""
+        others follow from the known jumps (InferHyperplane's rank-one jump, read backwards).  `basis`: see
+        geometry.region_jacobian."""
         wanted = set(wanted)
         planes = [self.plane_through(k.x, self.accepted) for k in scan.kinks]
         out: dict[int, list] = {}
@@ -227,15 +229,16 @@ class FirstLayerSearch:
                 continue
             targets = [s for s in range(first, r + 1) if s in wanted]
             if targets:
-                out.update(self.run_jacobians(scan, targets, planes))
+                out.update(self.run_jacobians(scan, targets, planes, basis))
             first = r + 1
         return out
 
-    def run_jacobians(self, scan: LineScan, targets: list[int], planes: list[BoundaryPoint | None]) -> dict[int, list]:
+    def run_jacobians(self, scan: LineScan, targets: list[int], planes: list[BoundaryPoint | None],
+                      basis: Basis | None = None) -> dict[int, list]:
         """The targets of one run: the longest region whose Jacobian check passes is measured, then the
         known jumps carry its Jacobian to the others."""
         for r in sorted(targets, key=lambda s: scan.regions[s][0] - scan.regions[s][1]):
-            jac = region_jacobian(self.ev, scan, r)
+            jac = region_jacobian(self.ev, scan, r, basis=basis)
             if jac is not None:
                 break
         else:
@@ -259,13 +262,14 @@ class FirstLayerSearch:
         c = [(b - a) / nd for a, b in zip(scan.regions[i][2].slope, scan.regions[i + 1][2].slope)]
         return [[v + sign * co * nj for v, nj in zip(row, n)] for row, co in zip(jac, c)]
 
-    def boundary_points(self, scan: LineScan, todo: Sequence[int]) -> list[BoundaryPoint]:
+    def boundary_points(self, scan: LineScan, todo: Sequence[int], basis: Basis | None = None) -> list[BoundaryPoint]:
         """InferHyperplane at each kink of `todo` (the regions beside them measured once): the boundary points
-        whose Jacobian jump is rank one."""
-        jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
-        return [bp for bp in (self.boundary_point(scan, i, jacs) for i in todo) if bp is not None]
+        whose Jacobian jump is rank one.  `basis`: see geometry.region_jacobian."""
+        jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}), basis)
+        return [bp for bp in (self.boundary_point(scan, i, jacs, basis) for i in todo) if bp is not None]
 
-    def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list]) -> BoundaryPoint | None:
+    def boundary_point(self, scan: LineScan, i: int, jacs: dict[int, list], basis: Basis | None = None
+                       ) -> BoundaryPoint | None:
         """InferHyperplane at kink i: local plane from the rank-one Jacobian jump.  If the regions' Jacobians
         (measured well inside them) fail or give no rank-one jump, both are measured again right beside the
         kink (jacobians_beside; exact mode, where the steps are tiny): a region of the line can span several
@@ -276,7 +280,7 @@ class FirstLayerSearch:
         left, right = jacs.get(i), jacs.get(i + 1)
         split = jump_split(left, right, self.ar)
         if split is None and self.ar.exact:
-            left, right = self.jacobians_beside(scan, i)
+            left, right = self.jacobians_beside(scan, i, basis)
             split = jump_split(left, right, self.ar)
         if split is None:
             if left is not None and right is not None:
@@ -291,14 +295,14 @@ class FirstLayerSearch:
             return BoundaryPoint(kink.x, tuple(normal), bias, right, left, tuple(u))
         return BoundaryPoint(kink.x, tuple(normal), bias, left, right, tuple(-c for c in u))
 
-    def jacobians_beside(self, scan: LineScan, i: int) -> tuple[list | None, list | None]:
+    def jacobians_beside(self, scan: LineScan, i: int, basis: Basis | None = None) -> tuple[list | None, list | None]:
         """The Jacobians of the regions left and right of kink i, each measured min(1, its length) / 64 from the
         kink (2 n_in queries)."""
         kink, out = scan.kinks[i], []
         for r, side in ((i, -1), (i + 1, 1)):
             lo, hi, _ = scan.regions[r]
             step = min(hi - lo, 1) / 64
-            out.append(region_jacobian(self.ev, scan, r, self.ar.simple_near(kink.t + side * step, step / 4)))
+            out.append(region_jacobian(self.ev, scan, r, self.ar.simple_near(kink.t + side * step, step / 4), basis))
         return out[0], out[1]
 
     # ---------------------------------------------------- classification

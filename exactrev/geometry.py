@@ -23,9 +23,12 @@ import bisect
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+from flint import fmpq, fmpq_mat
 
 from .arith import Arith, dot, max_abs
+from .numbers import to_fmpq
 from .oracle import Oracle
 
 Number = Any
@@ -387,9 +390,12 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
     return None
 
 
-def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = None) -> list[Vec] | None:
+def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = None,
+                    basis: Callable[[Sequence[Number]], list[Vec]] | None = None) -> list[Vec] | None:
     """Region r's Jacobian from coordinate steps at a point well inside it, or at line parameter t in it
-    (n_in queries, checked against the region's slope along the line; see jacobian_at)."""
+    (n_in queries, checked against the region's slope along the line; see jacobian_at).  With `basis` (exact
+    mode, the first layer known: x -> the normals of the first-layer neurons not off at x, which span the rows
+    of every Jacobian there) steps along those first (jacobian_in_span), coordinate steps if that fails."""
     ar = ev.arith
     lo, hi, piece = scan.regions[r]
     t = region_point(lo, hi, ar) if t is None else t
@@ -397,7 +403,43 @@ def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = No
     fx = piece.at(t) if ar.exact else ev.points([x])[0]
     reach = min((hi - lo) * max_abs(scan.line.d), ar.num(1))
     h = ar.simple_near(reach / 2 ** 12, reach / 2 ** 14) if ar.exact else reach / 8
+    rows = basis(x) if basis is not None and ar.exact else []
+    if 0 < len(rows) < len(x) - 1:
+        jac = jacobian_in_span(ev, x, fx, scan.line.d, piece.slope, h, rows)
+        if jac is not None:
+            return jac
     return jacobian_at(ev, x, fx, scan.line.d, piece.slope, h)
+
+
+def jacobian_in_span(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direction: Sequence[Number],
+                     slope: Sequence[Number], h: Number, rows: Sequence[Sequence[Number]], *, retries: int = 4
+                     ) -> list[Vec] | None:
+    """Exact mode: the Jacobian of x's linear region when its rows lie in the span of `rows` (k < n_in - 1 of
+    them, linearly independent): J = C rows, C from steps along each row, k + 1 queries instead of n_in.  The
+    result must give the region's `slope` along `direction` and the oracle's value after a step along a fixed
+    direction outside the span too, or the steps are halved; None if rows are dependent or no step passes
+    (a neuron the rows miss is active there)."""
+    ar = ev.arith
+    n, k = len(x), len(rows)
+    B = fmpq_mat([[to_fmpq(v) for v in row] for row in rows])
+    check = [fmpq((7 * i) % 11 - 5, 3 + i % 4) for i in range(n)]
+    for _ in range(retries):
+        steps = [[to_fmpq(h) * v / max_abs(row) for v in row] for row in B.tolist()]
+        steps.append([to_fmpq(h) * v / max_abs(check) for v in check])
+        ys = ev.points([[ar.num(xi + si) for xi, si in zip(map(to_fmpq, x), s)] for s in steps])
+        moved = fmpq_mat([[to_fmpq(y) - to_fmpq(f) for y, f in zip(yv, fx)] for yv in ys[:k]])  # rows: (J s_i)^T
+        gram = B * fmpq_mat(steps[:k]).transpose()               # entry (a, i): rows_a . s_i
+        try:
+            C = (gram.transpose().solve(moved)).transpose()         # J s_i = C rows s_i for every i
+        except (ZeroDivisionError, ValueError):
+            return None
+        jac = (C * B).tolist()
+        along = [sum((a * to_fmpq(d) for a, d in zip(row, direction)), fmpq(0)) for row in jac]
+        extra = [sum((a * s for a, s in zip(row, steps[k])), fmpq(0)) for row in jac]
+        if along == [to_fmpq(v) for v in slope] and extra == [to_fmpq(y) - to_fmpq(f) for y, f in zip(ys[k], fx)]:
+            return [[ar.num(v) for v in row] for row in jac]
+        h = h / 2
+    return None
 
 
 def jump_split(left: Sequence[Sequence[Number]] | None, right: Sequence[Sequence[Number]] | None,

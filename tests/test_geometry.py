@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from hypothesis import given, settings, strategies as st
+from flint import fmpq_mat
+from hypothesis import assume, given, settings, strategies as st
 
 from exactrev import Network, Oracle, random_network
 from exactrev.arith import Arith
-from exactrev.geometry import RECENT, Evaluator, Line, geometric_grid, jacobian_at, points_on_line, rank_one_normal
+from exactrev.numbers import to_fmpq
+from exactrev.geometry import (RECENT, Evaluator, Line, geometric_grid, jacobian_at, jacobian_in_span, points_on_line,
+                               rank_one_normal)
 
 
 def true_jacobian(net, x):
@@ -151,3 +154,37 @@ def test_an_exact_evaluator_asks_a_recent_point_once_and_a_rounding_one_every_ti
     before = ev.queries
     assert ev.points([pts[1]]) == [p1] and ev.queries == before
     assert ev.points([pts[0]]) == [p0] and ev.queries == before + 1
+
+
+
+def test_a_jacobian_in_the_span_of_the_active_first_layer_normals_is_exact_and_cheaper():
+    """Steps along the normals of the first-layer neurons on at x give the region's exact Jacobian with one query
+    per normal and one check (fewer than n_in); without the normal of one neuron on there, the matrix is the
+    same where the Jacobian is still in the span and None otherwise (never another matrix)."""
+    outcomes = set()
+    for seed in range(24):
+        rng = random.Random(seed)
+        n_in = rng.randint(8, 14)
+        net = random_network([n_in, 5, 4, rng.randint(1, 3)], seed=seed)
+        x = [Fraction(rng.randint(-256, 256), 64) for _ in range(n_in)]
+        pre = net.preactivations_batch([x])[0]
+        on = [list(row) for row, v in zip(net.weights[0], pre[0]) if v > 0]
+        if not on or any(v == 0 for layer in pre for v in layer):
+            continue
+        jac = true_jacobian(net, x)
+        d = [Fraction(rng.randint(-8, 8), 8) for _ in range(n_in)]
+        slope = [sum(a * b for a, b in zip(row, d)) for row in jac]
+        h = Fraction(1, 2 ** 30)
+        oracle = Oracle.from_network(net)
+        ev = Evaluator(oracle, Arith("exact"))
+        assert jacobian_in_span(ev, x, net(x), d, slope, h, on) == jac
+        assert oracle.queries == len(on) + 1
+        fewer = on[1:] or [d]                  # without the first neuron on at x
+        inside = _rank(fewer + jac) == _rank(fewer)
+        assert jacobian_in_span(ev, x, net(x), d, slope, h, fewer) == (jac if inside else None)
+        outcomes.add(inside)
+    assert False in outcomes
+
+
+def _rank(rows: list) -> int:
+    return fmpq_mat([[to_fmpq(v) for v in row] for row in rows]).rank()
