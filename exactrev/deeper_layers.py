@@ -773,7 +773,9 @@ class BoundaryWalker:
         meeting point is B_z's kink if it is the only one, and the centre's probe (a kink exactly at a point of the
         plane off the line) then verifies the plane, as it does after a scan.  This skips the scan's 3 queries
         around the kink.  (y, G2, lam) if the first centre probe is "on"; else None with the random state put back,
-        so the scan that follows takes exactly the path it would have taken (only the end pieces are shared)."""
+        so the scan that follows takes exactly the path it would have taken (only the end pieces are shared).
+        Where a neuron off along the line hides B_z's kink there, the end pieces can meet on B_z's plane while the
+        scan would take a kink further on: another verified point of B_z, and another path (4-6-6-6-1 seed 5)."""
         t = intersect(*ends, self.ev.arith)
         if t is None or not ends[0].t0 < t < ends[1].t0:
             return None
@@ -801,7 +803,8 @@ class BoundaryWalker:
         reach = fmpq(1) if found is None else found[0] / 2
         probe_step = max_abs(u) / 2 ** 10
         r = reject([fmpq(self.rng.randint(-64, 64), 256) for _ in u], normal)
-        r = [v * max_abs(u) / (64 * max_abs(r) or 1) for v in r]     # small: the path stays close to the line
+        scale = max_abs(u) / (64 * max_abs(r) or 1)
+        r = [v * scale for v in r]           # small: the path stays close to the line
         for _ in range(tries):
             y = self.simplify([a + reach * (b + c) for a, b, c in zip(x2, u, r)], normal)
             if any(r) and self.probe(y, normal, probe_step) == "on":

