@@ -173,7 +173,7 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     """
     ar = ev.arith
     rng = rng or random.Random(0)
-    delta = _offset(ar, hi - lo, max(abs(lo), abs(hi)))
+    delta = _end_offset(ar, lo, hi)
     first, last = ends or line_ends(ev, line, lo, hi)
     kinks: list[Kink] = []
     unresolved: list[tuple[Number, Number, str]] = []
@@ -234,8 +234,13 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
 
 def line_ends(ev: Evaluator, line: Line, lo: Number, hi: Number) -> tuple[Piece, Piece]:
     """The affine pieces at both ends of [lo, hi], as points_on_line starts from them (2 queries each, exact)."""
-    delta = _offset(ev.arith, hi - lo, max(abs(lo), abs(hi)))
+    delta = _end_offset(ev.arith, lo, hi)
     return _end_piece(ev, line, lo, delta), _end_piece(ev, line, hi, -delta)
+
+
+def _end_offset(ar: Arith, lo: Number, hi: Number) -> Number:
+    """The step of the end pieces of [lo, hi] (points_on_line also keeps predicted kinks this far from the ends)."""
+    return _offset(ar, hi - lo, max(abs(lo), abs(hi)))
 
 
 def refined_kink(ev: Evaluator, scan: LineScan, i: int) -> Number:
@@ -423,11 +428,13 @@ def jacobian_in_span(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], d
     n, k = len(x), len(rows)
     B = fmpq_mat([[to_fmpq(v) for v in row] for row in rows])
     check = [fmpq((7 * i) % 11 - 5, 3 + i % 4) for i in range(n)]
+    units = [[v / max_abs(row) for v in row] for row in B.tolist() + [check]]    # each scaled to max |v| = 1
+    xq, fq = [to_fmpq(v) for v in x], [to_fmpq(v) for v in fx]
     for _ in range(retries):
-        steps = [[to_fmpq(h) * v / max_abs(row) for v in row] for row in B.tolist()]
-        steps.append([to_fmpq(h) * v / max_abs(check) for v in check])
-        ys = ev.points([[ar.num(xi + si) for xi, si in zip(map(to_fmpq, x), s)] for s in steps])
-        moved = fmpq_mat([[to_fmpq(y) - to_fmpq(f) for y, f in zip(yv, fx)] for yv in ys[:k]])  # rows: (J s_i)^T
+        hq = to_fmpq(h)
+        steps = [[hq * v for v in unit] for unit in units]
+        ys = ev.points([[ar.num(xi + si) for xi, si in zip(xq, s)] for s in steps])
+        moved = fmpq_mat([[to_fmpq(y) - f for y, f in zip(yv, fq)] for yv in ys[:k]])  # rows: (J s_i)^T
         gram = B * fmpq_mat(steps[:k]).transpose()               # entry (a, i): rows_a . s_i
         try:
             C = (gram.transpose().solve(moved)).transpose()         # J s_i = C rows s_i for every i
@@ -436,7 +443,7 @@ def jacobian_in_span(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], d
         jac = (C * B).tolist()
         along = [sum((a * to_fmpq(d) for a, d in zip(row, direction)), fmpq(0)) for row in jac]
         extra = [sum((a * s for a, s in zip(row, steps[k])), fmpq(0)) for row in jac]
-        if along == [to_fmpq(v) for v in slope] and extra == [to_fmpq(y) - to_fmpq(f) for y, f in zip(ys[k], fx)]:
+        if along == [to_fmpq(v) for v in slope] and extra == [to_fmpq(y) - f for y, f in zip(ys[k], fq)]:
             return [[ar.num(v) for v in row] for row in jac]
         h = h / 2
     return None
