@@ -456,8 +456,13 @@ class BoundaryWalker:
         self.k1 = len(known.layers) - 1          # index of layer k-1 among known layers
 
     # ---------------------------------------------------------------- walk
-    def walk(self, x: Sequence[Q], normal: Sequence[Q], *, max_steps: int | None = None) -> Walk:
-        """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop)."""
+    def walk(self, x: Sequence[Q], normal: Sequence[Q], *, max_steps: int | None = None,
+             signs: Sequence[int | None] | None = None) -> Walk:
+        """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop).
+        With `signs` (layer k-1's orientation, as the walks so far fix it) each anchor's normal also gives the
+        weights of the neurons active there that no crossing measured (`decompose`); only the others need
+        crossings.  A crossing that contradicts such a weight (wrong signs, or a deeper neuron) discards them all
+        and the walk goes on measuring by crossings alone."""
         start_q = self.ev.queries
         width = len(self.known.layers[self.k1].rows)
         known_neurons = sum(len(layer.rows) for layer in self.known.layers)   # boundaries the walk may cross
@@ -472,6 +477,9 @@ class BoundaryWalker:
         regions = [self.known.region_key(x)]
         status, reason = "layer", ""
         stale = 0
+        read: set[int] = set()               # weights read off anchors' normals (decompose), not crossed yet
+        if signs is not None and not self.decompose(anchors[0], weights, signs, read):
+            signs = None
         for _ in range(max_steps):
             missing = [j for j in range(width) if weights[j] is None]
             if not missing:
@@ -506,22 +514,67 @@ class BoundaryWalker:
             crossings += 1
             stale += 1
             if crossed is not None:
+                if crossed in read and weights[crossed] != w:      # the signs or the layer were wrong
+                    for j in read:
+                        weights[j] = None
+                    read, signs = set(), None
                 if weights[crossed] is not None and weights[crossed] != w:
                     status, reason = "deeper", f"two crossings of layer-{self.k1 + 1} neuron {crossed} disagree"
                     break
                 if weights[crossed] is None:
                     stale = 0
                 weights[crossed] = w
+                read.discard(crossed)
             anchors.append(new_anchor)
             regions.append(self.known.region_key(new_anchor.x))
             failures = 0
+            if signs is not None and not self.decompose(new_anchor, weights, signs, read):
+                for j in read:
+                    weights[j] = None
+                read, signs = set(), None
         else:
             if any(w is None for w in weights):
                 reason = reason or f"step limit {max_steps} reached"
-        if status == "layer" and crossings == 0:
+        if status == "layer" and crossings == 0 and not read:
             status = "failed"
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions, failed)
+
+    def decompose(self, anchor: Anchor, weights: list[Q | None], signs: Sequence[int | None], read: set[int]) -> bool:
+        """Fill in (and add to `read`) the weights of the layer-(k-1) neurons active at the anchor that are still
+        unknown, from its normal alone.  On the walk's scale, with t the orientation of layer k-1,
+        grad z = sum_j W_zj t_j [t_j h_j > 0] grad h_j (the jump across B_j towards increasing h_j is W_zj grad h_j
+        whatever t_j): the known terms taken away, the rest is a combination of the unknown active neurons'
+        gradients, unique if those are independent.  False if the normal is not such a combination (the signs
+        are wrong or z is not in layer k); True otherwise, also when nothing could be filled in."""
+        vals, jh = self.known.local_mats(anchor.x)[self.k1]
+        if any(t is None for t in signs) or any(v == 0 for v in vals):
+            return True
+        n = self.known.n_in
+        rest = list(anchor.grad)
+        unknown = []
+        for j, (t, v) in enumerate(zip(signs, vals)):
+            if t * v <= 0:
+                continue
+            if weights[j] is None:
+                unknown.append(j)
+                continue
+            for d in range(n):
+                rest[d] -= weights[j] * t * jh[j, d]
+        if not unknown:
+            return not any(rest)
+        if len(unknown) > n:
+            return True
+        red, rank = fmpq_mat(n, len(unknown) + 1, [c for d in range(n) for c in
+                                                    [jh[j, d] for j in unknown] + [rest[d]]]).rref()
+        if rank and not any(red[rank - 1, c] != 0 for c in range(len(unknown))):
+            return False                    # the last pivot is in the right-hand side: inconsistent
+        if rank < len(unknown):
+            return True
+        for i, j in enumerate(unknown):
+            weights[j] = red[i, len(unknown)] * signs[j]
+            read.add(j)
+        return True
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
                  near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:

@@ -59,8 +59,11 @@ OUTPUT_POINT_TRIES = 4096      # random points drawn for the output layer, the f
 MAX_REPORTED_POINTS = 2000
 OFF_POINTS = 256               # random points (no queries) where an "off" pair's weight must keep z off (off_pair)
 SETTLE_ATTEMPTS = 3            # tries at a neuron rejected with unmeasured weights (see settle)
-PROVISIONAL_EVERY = 8          # layer-k walks before the first provisional sign solve and at least between two
-                               # (a quarter more walks each time: see ProvisionalLayer)
+FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign solve (then after every walk, up to
+                               # PROVISIONAL_EVERY, until it fixes every sign of layer k-1: later walks read weights
+                               # off normals) ...
+PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
+                               # see ProvisionalLayer)
 
 
 @dataclass
@@ -523,7 +526,7 @@ class Extraction:
         formulas: dict[int, WalkNeuron] = {}            # per walk: its neuron before the signs (see on_walk)
         leftover: list[BoundaryPoint] = []
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
-        solve_at = PROVISIONAL_EVERY                     # ... again once there are this many walks
+        solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         for bp in pending:
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(_q(bp.x), _q(bp.normal)))
@@ -532,15 +535,18 @@ class Extraction:
                 continue
             key = (signature, tuple(_q(bp.x)))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
-                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal))
+                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal),
+                                                   signs=provisional.signs if provisional else None)
             w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)
                 origin[id(w)] = [bp]
                 formulas[id(w)] = WalkNeuron(known, w)
                 if len(walks) >= solve_at:
-                    provisional = self.provisional_layer(known, walks, k)
-                    solve_at = max(len(walks) + PROVISIONAL_EVERY, len(walks) * 5 // 4)
+                    provisional = self.provisional_layer(known, walks, k) or provisional
+                    signed = provisional is not None and None not in provisional.signs
+                    later = max(len(walks) + PROVISIONAL_EVERY, len(walks) * 5 // 4)
+                    solve_at = len(walks) + 1 if not signed and len(walks) < PROVISIONAL_EVERY else later
             else:
                 leftover.append(bp)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
@@ -731,7 +737,7 @@ class Extraction:
             unknown = set(missing) | {j for j, v in enumerate(row) if signs[j] is None and v != 0}
             if k > 2 or all(v is not None for v in w.weights):    # layer 2: as on_walk, complete walks only
                 neurons.append((w, LayerNeuron(fixed, row, b), unknown))
-        return ProvisionalLayer(fixed, neurons)
+        return ProvisionalLayer(fixed, neurons, signs)
 
     def layer_rows(self, known: PartialNetwork, walks: Sequence[Walk], signs: Sequence[int | None],
                    biases: Sequence[fmpq | None], inferred: dict, sides: dict) -> tuple[list, list, list]:
@@ -1172,8 +1178,9 @@ class ProvisionalLayer:
     reaches every region, not only those of the walk's anchors' patterns, which wide layers seldom repeat; a
     weight the walk did not measure (or whose sign is not fixed) only blocks it where that neuron is on."""
 
-    def __init__(self, fixed: PartialNetwork, neurons: list[tuple[Walk, LayerNeuron, set[int]]]) -> None:
-        self.fixed, self.neurons = fixed, neurons
+    def __init__(self, fixed: PartialNetwork, neurons: list[tuple[Walk, LayerNeuron, set[int]]],
+                 signs: Sequence[int | None]) -> None:
+        self.fixed, self.neurons, self.signs = fixed, neurons, signs
 
     def explains(self, x: list[fmpq], normal: list[fmpq]) -> Walk | None:
         """The walk whose formula has x on its boundary with `normal` (None if none; off every known boundary)."""
