@@ -545,8 +545,10 @@ class BoundaryWalker:
         unknown, from its normal alone.  On the walk's scale, with t the orientation of layer k-1,
         grad z = sum_j W_zj t_j [t_j h_j > 0] grad h_j (the jump across B_j towards increasing h_j is W_zj grad h_j
         whatever t_j): the known terms taken away, the rest is a combination of the unknown active neurons'
-        gradients, unique if those are independent.  False if the normal is not such a combination (the signs
-        are wrong or z is not in layer k); True otherwise, also when nothing could be filled in."""
+        gradients, unique if those are independent.  Fewer of them than n_in are required, so that one equation
+        at least is left to notice a wrong sign (a term missing or too many), and a weight that comes out 0 is
+        left to a crossing (its neuron may be off there after all).  False if the normal is not such a
+        combination (the signs are wrong or z is not in layer k); True otherwise, also when nothing was read."""
         vals, jh = self.known.local_mats(anchor.x)[self.k1]
         if any(t is None for t in signs) or any(v == 0 for v in vals):
             return True
@@ -563,7 +565,7 @@ class BoundaryWalker:
                 rest[d] -= weights[j] * t * jh[j, d]
         if not unknown:
             return not any(rest)
-        if len(unknown) > n:
+        if len(unknown) >= n:               # no equation to spare: a wrong sign could go unnoticed
             return True
         red, rank = fmpq_mat(n, len(unknown) + 1, [c for d in range(n) for c in
                                                     [jh[j, d] for j in unknown] + [rest[d]]]).rref()
@@ -572,8 +574,9 @@ class BoundaryWalker:
         if rank < len(unknown):
             return True
         for i, j in enumerate(unknown):
-            weights[j] = red[i, len(unknown)] * signs[j]
-            read.add(j)
+            if red[i, len(unknown)] != 0:    # 0: j may be off after all (a wrong sign); a crossing will tell
+                weights[j] = red[i, len(unknown)] * signs[j]
+                read.add(j)
         return True
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,

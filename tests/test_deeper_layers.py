@@ -566,3 +566,89 @@ def _counted(quick_piece, oracle: Oracle, log: list):
         log.append((found is not None, oracle.queries - before))
         return found
     return counted
+
+
+def _first_layer_walker(net, seed: int):
+    """Layer 1 as Algorithm 1 finds it (rows up to sign), a walker on it, the deeper points found, and per
+    recovered row (target neuron j, factor c_j > 0, orientation t_j: +1 where the row has the target's sign)."""
+    n = net.widths[0]
+    oracle = Oracle.from_network(net)
+    search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
+    search.run()
+    first = search.result()
+    truth = {}
+    for j, (w, b) in enumerate(zip(net.weights[0], net.biases[0])):
+        nw, nb = normalise(list(w), b)
+        c = max(max(abs(v) for v in w), abs(b))
+        truth[tuple(nw) + (nb,)] = (j, c, 1)
+        truth[tuple(-v for v in nw) + (-nb,)] = (j, c, -1)
+    order = [truth[tuple(w) + (b,)] for w, b in first.hyperplanes]
+    known = PartialNetwork(n, [KnownLayer([list(w) for w, _ in first.hyperplanes], [b for _, b in first.hyperplanes],
+                                          False)])
+    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    return walker, first.deeper_points, order
+
+
+def _layer_two_neuron(net, bp) -> int | None:
+    pre = net.preactivations_batch([bp.x])[0]
+    return next((i for i, v in enumerate(pre[1]) if v == 0), None)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_weights_read_off_a_normal_are_the_targets_for_the_active_neurons(seed):
+    """With layer 1's orientation known, one anchor's normal gives W_zj * c_j (one factor per neuron) for exactly
+    the neurons active there, when fewer than n_in are (none otherwise); with one active neuron taken for
+    inactive, no weight is read wrong (the normal is then no combination of the others)."""
+    net = random_network([4, 6, 5, 1], seed=seed)
+    walker, points, order = _first_layer_walker(net, seed)
+    assume(len(order) == 6)          # else a normal may rightly be no combination of the rows found
+    signs = [t for _, _, t in order]
+    checked = 0
+    for bp in points[:6]:
+        z = _layer_two_neuron(net, bp)
+        if z is None:
+            continue
+        anchor = Anchor([to_fmpq(v) for v in bp.x], [to_fmpq(v) for v in bp.normal])
+        vals = walker.known.values(anchor.x)[0]
+        active = {i for i, (t, v) in enumerate(zip(signs, vals)) if t * v > 0}
+        weights, read = [None] * len(order), set()
+        assert walker.decompose(anchor, weights, signs, read)
+        assert read == (active if len(active) < 4 else set())
+        ratios = {frac(weights[i]) / (net.weights[1][z][j] * c) for i, (j, c, _) in enumerate(order) if i in read}
+        assert len(ratios) <= 1
+        checked += 1
+        for i in active:       # one active neuron taken for inactive: nothing wrong may be read
+            wrong = [-t if k == i else t for k, t in enumerate(signs)]
+            weights2, read2 = [None] * len(order), set()
+            if walker.decompose(anchor, weights2, wrong, read2):
+                assert all(weights2[k] == weights[k] for k in read2)
+    assume(checked)
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000), wrong=st.integers(0, 5))
+def test_a_walk_with_signs_reads_weights_and_keeps_only_true_ones_even_with_a_wrong_sign(seed, wrong):
+    """A walk given layer 1's orientation measures the same weights as one without (the same first point fixes
+    the scale); given one wrong sign, whatever it keeps is still the target's.  (Whether it crosses less depends
+    on the path: the benchmarks count that.)"""
+    net = random_network([4, 6, 5, 1], seed=seed)
+    walker, points, order = _first_layer_walker(net, seed)
+    assume(len(order) == 6)          # else a normal may rightly be no combination of the rows found
+    signs = [t for _, _, t in order]
+    bad = [-t if k == wrong % len(signs) else t for k, t in enumerate(signs)]
+    checked = 0
+    for bp in points[:4]:
+        z = _layer_two_neuron(net, bp)
+        if z is None:
+            continue
+        x, normal = [to_fmpq(v) for v in bp.x], [to_fmpq(v) for v in bp.normal]
+        plain = walker.walk(x, normal)
+        signed = walker.walk(x, normal, signs=signs)
+        checked += 1
+        assert signed.status == plain.status == "layer"
+        for walk in (plain, signed, walker.walk(x, normal, signs=bad)):
+            ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c, _) in zip(walk.weights, order) if w is not None}
+            assert len(ratios) <= 1 and ratios <= {frac(plain.weights[i]) / (net.weights[1][z][j] * c)
+                                                   for i, (j, c, _) in enumerate(order) if plain.weights[i] is not None}
+    assume(checked)
