@@ -21,7 +21,7 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import (MEETING_LINES, MEETING_REACH, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
+from .deeper_layers import (MEETING_LINES, MEETING_REACH, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
                             Walk, WalkNeuron, parallel, search_point)
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
@@ -181,6 +181,7 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
+        self.refute_early = True       # points may be refuted before their walk this round (see walk_from)
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
@@ -249,6 +250,7 @@ class Extraction:
         tried = verified = False
         for rnd in range(MAX_ROUNDS):
             round_start, self.rounds = self.ev.queries, rnd + 1
+            self.refute_early = stalled == 0
             self.layers = [KnownLayer([list(p.row) for p in planes], [p.bias for p in planes], fixed=False)]
             self.anchors = [[p.anchor for p in planes]]
             self.stats = [LayerStats(len(planes), first_queries)]
@@ -534,9 +536,9 @@ class Extraction:
                 origin[id(by)].append(bp)
                 continue
             key = (signature, tuple(_q(bp.x)))
-            if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
-                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal),
-                                                   signs=provisional.signs if provisional else None)
+            cached = self.walk_cache.get(key)       # later rounds re-use the walks of earlier ones ...
+            if cached is None or (cached.reason == REFUTED_EARLY and not self.refute_early):   # ... not refutals
+                self.walk_cache[key] = self.walk_from(walker, bp, provisional)
             w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)
@@ -609,6 +611,21 @@ class Extraction:
         self.unidentified += self.unmeasured.values()
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
+
+    def walk_from(self, walker: BoundaryWalker, bp: BoundaryPoint, provisional: ProvisionalLayer | None) -> Walk:
+        """bp's walk, given the signs the layer's walks so far fix (if any); a point whose neuron a few probes
+        refute as a layer-k one before any walk (BoundaryWalker.refuted_before_walk) gets a walk of status
+        "deeper" with no crossing instead -- not in a round after one that found no more hidden neurons
+        (`refute_early` off): a true layer-k neuron whose effect is blocked downstream at most points of its
+        boundary looks refuted there, and without its walk no later round would find it (4-6-6-6-1 seed 2)."""
+        x, normal = _q(bp.x), _q(bp.normal)
+        if provisional is None:
+            return walker.walk(x, normal)
+        before = self.dev.queries
+        if self.refute_early and walker.refuted_before_walk(x, normal, provisional.signs, provisional.fixed):
+            return Walk([Anchor(x, normal)], [None] * len(provisional.signs), "deeper", REFUTED_EARLY,
+                        self.dev.queries - before)
+        return walker.walk(x, normal, signs=provisional.signs)
 
     def not_refuted(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
                     keep: list[int]) -> list[int]:
@@ -1169,6 +1186,9 @@ def _fill_from_twins(rows: list, bias: list, notes: list, i: int) -> None:
         for m in [m for m in notes[i] if m not in notes[j]] if r is not None else ():
             rows[i][m] = r * rows[j][m]
             del notes[i][m]
+
+
+REFUTED_EARLY = "its formula read off the normal was refuted far away before any walk"
 
 
 class ProvisionalLayer:
