@@ -21,8 +21,8 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import (MEETING_LINES, MEETING_REACH, Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
-                            Walk, WalkNeuron, parallel, search_point)
+from .deeper_layers import (MEETING_LINES, MEETING_REACH, Anchor, BoundaryWalker, KnownLayer, LayerNeuron,
+                            PartialNetwork, Walk, WalkNeuron, parallel, search_point)
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -64,6 +64,7 @@ FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign
                                # off normals) ...
 PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
                                # see ProvisionalLayer)
+REFUTED_EARLY = "its formula read off the normal was refuted far away before any walk"   # see walk_from
 
 
 @dataclass
@@ -1188,15 +1189,13 @@ def _fill_from_twins(rows: list, bias: list, notes: list, i: int) -> None:
             del notes[i][m]
 
 
-REFUTED_EARLY = "its formula read off the normal was refuted far away before any walk"
-
-
 class ProvisionalLayer:
     """Layer k's walks so far as formulas z = row . relu(h) + bias over layers 1..k-1 with the signs those walks
     fix (Extraction.provisional_layer): a pending point where some formula is exactly 0 with a gradient parallel
     to the point's normal lies on that walk's boundary and needs no walk of its own.  Unlike WalkNeuron this
     reaches every region, not only those of the walk's anchors' patterns, which wide layers seldom repeat; a
-    weight the walk did not measure (or whose sign is not fixed) only blocks it where that neuron is on."""
+    weight the walk did not measure (or whose sign is not fixed) only blocks it where that neuron is on.
+    Its `signs` (layer k-1's, None where not fixed) let later walks read weights off normals (decompose)."""
 
     def __init__(self, fixed: PartialNetwork, neurons: list[tuple[Walk, LayerNeuron, set[int]]],
                  signs: Sequence[int | None]) -> None:
