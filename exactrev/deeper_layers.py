@@ -49,7 +49,6 @@ PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked 
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
 MAX_FAILED = 6                  # a walk stops once this many crossings failed: more than succeeded (a deeper
                                 # neuron's), or more than reached a boundary not crossed before (left incomplete)
-EARLY_PROBES = 2                # predicted points probed before a walk, once the signs are known (refuted_before_walk)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -579,47 +578,6 @@ class BoundaryWalker:
                 weights[j] = red[i, len(unknown)] * signs[j]
                 read.add(j)
         return True
-
-    def refuted_before_walk(self, x: Sequence[Q], normal: Sequence[Q], signs: Sequence[int | None],
-                            oriented: PartialNetwork, points: int = EARLY_PROBES) -> bool:
-        """Whether the neuron of a pending point x (normal `normal`) is shown not to be in layer k before any
-        walk: with layer k-1's orientation known and every weight of the neurons active at x read off the normal
-        (`decompose`), z = sum_j W_zj relu(t_j h_j) + b holds wherever the others are off, if z is in layer k
-        (`oriented`: the known layers with layer k-1 oriented by `signs`).  A deeper neuron's normal decomposes
-        too, with weights that hold only where layer k keeps x's pattern: far from x its predicted boundary is
-        not where the oracle bends.  Probes predicted points on random lines through boxes of half-width 1..2^7
-        (as `confirms`), where the others are off, until `points` of them show a kink exactly there (False) or
-        as many do not (True; a true neuron's kink is hidden where everything downstream of it is off, so one
-        such point is not enough; a flat oracle tells nothing and is skipped).  False if the weights cannot all
-        be read, or the lines run out."""
-        weights: list[Q | None] = [None] * len(signs)
-        if not self.decompose(Anchor(list(x), list(normal)), weights, signs, set()):
-            return False
-        vals = oriented.values(x)[-1]
-        if any(w is None and v > 0 for w, v in zip(weights, vals)):
-            return False
-        row = [fmpq(0) if w is None else w for w in weights]
-        neuron = LayerNeuron(oriented, row, -sum((w * v for w, v in zip(row, vals) if v > 0), fmpq(0)))
-        unknown = [j for j, w in enumerate(weights) if w is None]
-        n, on, not_on = self.known.n_in, 0, 0
-        for i in range(CONFIRM_LINES):
-            if on >= points:
-                break
-            p, scale = search_point(n, i, self.rng)
-            d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
-            for y in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale)[:1]:
-                if any(oriented.values(y)[-1][j] > 0 for j in unknown):
-                    continue
-                _, grad = neuron.value_grad(y)
-                room = room_at(oriented, y)
-                if room == 0 or not any(grad):
-                    continue
-                verdict = self.probe(y, grad, room / (8 * n * PROBE_SHRINK))
-                on += verdict == "on"
-                not_on += verdict not in ("on", "flat")
-                if not_on >= points:
-                    return True
-        return False
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
                  near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:

@@ -21,8 +21,8 @@ import mpmath
 from flint import fmpq
 
 from .arith import Arith, dot, max_abs, normalise
-from .deeper_layers import (MEETING_LINES, MEETING_REACH, Anchor, BoundaryWalker, KnownLayer, LayerNeuron,
-                            PartialNetwork, Walk, WalkNeuron, parallel, search_point)
+from .deeper_layers import (MEETING_LINES, MEETING_REACH, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
+                            Walk, WalkNeuron, parallel, search_point)
 from .deeper_layers_numeric import NumLayer
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
@@ -64,7 +64,6 @@ FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign
                                # off normals) ...
 PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
                                # see ProvisionalLayer)
-REFUTED_EARLY = "its formula read off the normal was refuted far away before any walk"   # see walk_from
 
 
 @dataclass
@@ -182,7 +181,6 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
-        self.refute_early = True       # points may be refuted before their walk this round (see walk_from)
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
@@ -251,7 +249,6 @@ class Extraction:
         tried = verified = False
         for rnd in range(MAX_ROUNDS):
             round_start, self.rounds = self.ev.queries, rnd + 1
-            self.refute_early = stalled == 0
             self.layers = [KnownLayer([list(p.row) for p in planes], [p.bias for p in planes], fixed=False)]
             self.anchors = [[p.anchor for p in planes]]
             self.stats = [LayerStats(len(planes), first_queries)]
@@ -537,9 +534,9 @@ class Extraction:
                 origin[id(by)].append(bp)
                 continue
             key = (signature, tuple(_q(bp.x)))
-            cached = self.walk_cache.get(key)       # later rounds re-use the walks of earlier ones ...
-            if cached is None or (cached.reason == REFUTED_EARLY and not self.refute_early):   # ... not refutals
-                self.walk_cache[key] = self.walk_from(walker, bp, provisional)
+            if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
+                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal),
+                                                   signs=provisional.signs if provisional else None)
             w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)
@@ -612,21 +609,6 @@ class Extraction:
         self.unidentified += self.unmeasured.values()
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
-
-    def walk_from(self, walker: BoundaryWalker, bp: BoundaryPoint, provisional: ProvisionalLayer | None) -> Walk:
-        """bp's walk, given the signs the layer's walks so far fix (if any); a point whose neuron a few probes
-        refute as a layer-k one before any walk (BoundaryWalker.refuted_before_walk) gets a walk of status
-        "deeper" with no crossing instead -- not in a round after one that found no more hidden neurons
-        (`refute_early` off): a true layer-k neuron whose effect is blocked downstream at most points of its
-        boundary looks refuted there, and without its walk no later round would find it (4-6-6-6-1 seed 2)."""
-        x, normal = _q(bp.x), _q(bp.normal)
-        if provisional is None:
-            return walker.walk(x, normal)
-        before = self.dev.queries
-        if self.refute_early and walker.refuted_before_walk(x, normal, provisional.signs, provisional.fixed):
-            return Walk([Anchor(x, normal)], [None] * len(provisional.signs), "deeper", REFUTED_EARLY,
-                        self.dev.queries - before)
-        return walker.walk(x, normal, signs=provisional.signs)
 
     def not_refuted(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
                     keep: list[int]) -> list[int]:
