@@ -64,28 +64,15 @@ def test_remembered_points_and_patterns_agree_with_a_fresh_partial_network():
 def test_walk_weights_are_proportional_to_the_target(seed):
     """Every complete walk of a layer-2 boundary gives W_zj * c_j exactly, up to one factor per neuron."""
     net = random_network([4, 6, 5, 1], seed=seed)
-    oracle = Oracle.from_network(net)
-    search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
-    search.run()
-    first = search.result()
-    true_rows = {}
-    for j, (w, b) in enumerate(zip(net.weights[0], net.biases[0])):
-        nw, nb = normalise(list(w), b)
-        true_rows[tuple(nw) + (nb,)] = (j, max(max(abs(v) for v in w), abs(b)))
-        true_rows[tuple(-v for v in nw) + (-nb,)] = (j, max(max(abs(v) for v in w), abs(b)))
-    order = [true_rows[tuple(w) + (b,)] for w, b in first.hyperplanes]
-    known = PartialNetwork(4, [KnownLayer([list(w) for w, _ in first.hyperplanes], [b for _, b in first.hyperplanes],
-                                          False)])
-    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    walker, points, order = _first_layer_walker(net, seed)
     checked = 0
-    for bp in first.deeper_points[:4]:
-        pre = net.preactivations_batch([bp.x])[0]
-        z = next((i for i, v in enumerate(pre[1]) if v == 0), None)
+    for bp in points[:4]:
+        z = _layer_two_neuron(net, bp)
         if z is None:            # a first-layer neuron TestHyperplane could not confirm far away
             continue
         walk = walker.walk(bp.x, bp.normal)
         assert walk.status == "layer"
-        ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c) in zip(walk.weights, order) if w is not None}
+        ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c, _) in zip(walk.weights, order) if w is not None}
         assert len(ratios) == 1
         checked += 1
     assert checked > 0
