@@ -291,6 +291,13 @@ def search_point(n: int, i: int, rng: random.Random, near: Sequence[Q] | None = 
     return [fmpq(rng.randint(-1024, 1024), 1024) * scale for _ in range(n)], scale
 
 
+def _forget(weights: list[Q | None], read: set[int]) -> None:
+    """Unset the weights a walk read off normals (`read`, emptied): its signs, or its layer, were wrong."""
+    for j in read:
+        weights[j] = None
+    read.clear()
+
+
 def _short(x: Sequence[Q], known: PartialNetwork) -> list[Q]:
     """A point with dyadic coordinates in x's region of the known layers, next to x (x itself if x is on a
     known boundary): iterations from point to point would otherwise grow their numbers without bound."""
@@ -515,9 +522,8 @@ class BoundaryWalker:
             stale += 1
             if crossed is not None:
                 if crossed in read and weights[crossed] != w:      # the signs or the layer were wrong
-                    for j in read:
-                        weights[j] = None
-                    read, signs = set(), None
+                    _forget(weights, read)
+                    signs = None
                 if weights[crossed] is not None and weights[crossed] != w:
                     status, reason = "deeper", f"two crossings of layer-{self.k1 + 1} neuron {crossed} disagree"
                     break
@@ -529,9 +535,8 @@ class BoundaryWalker:
             regions.append(self.known.region_key(new_anchor.x))
             failures = 0
             if signs is not None and not self.decompose(new_anchor, weights, signs, read):
-                for j in read:
-                    weights[j] = None
-                read, signs = set(), None
+                _forget(weights, read)
+                signs = None
         else:
             if any(w is None for w in weights):
                 reason = reason or f"step limit {max_steps} reached"
