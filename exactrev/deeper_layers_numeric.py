@@ -34,6 +34,8 @@ SEGMENT_HALVES = (16, 64)   # half-lengths of the segments past a crossing searc
 EPS_DIVISOR = 16            # the segment lies eps = (distance to the crossing) / EPS_DIVISOR past it
 KINK_WEIGHT = 2 ** 10       # weight of z = 0 at a located kink against one coordinate of grad z = G (see _refined)
 SIGN_SLACK = 0.25           # a real solution for t_j farther than this from +-1 does not round
+CROSS_KINKS = 4             # kinks nearest the crossing whose planes are measured for B_z's new piece (where few earlier
+                            # neurons are on, many layer-k boundaries are parallel and close: 6-5-5-2 seed 0)
 
 
 def num_array(values: Any, ar: Arith) -> np.ndarray:
@@ -158,7 +160,7 @@ class NumericWalker:
         ar = self.ar
         width = len(self.known.layers[self.k1].rows)
         walk = NumWalk([(num_array(list(x), ar), num_array(list(normal), ar))], [num_array(list(x), ar)])
-        failures, steps = 0, 0
+        failures, steps, behind = 0, 0, None      # behind: the layer-(k-1) boundary crossed to reach the last anchor
         max_steps = 5 * sum(len(layer.rows) for layer in self.known.layers) + 20
         while failures < MAX_FAILURES and steps < max_steps:
             missing = [j for j in range(width) if j not in walk.weights]
@@ -166,11 +168,13 @@ class NumericWalker:
                 break
             steps += 1
             x0, G = walk.anchors[-1] if failures == 0 else self.rng.choice(walk.anchors)
-            found = self.step(x0, G, missing, randomise=failures > 0)
+            found = self.step(x0, G, missing, randomise=failures > 0, known=walk.weights,
+                              behind=behind if failures == 0 else None)
             if found is None:
                 failures += 1
                 continue
             x2, kink, G2, layer, j, w = found
+            behind = j if layer == self.k1 else None
             if layer == self.k1:
                 if j in walk.weights and abs(walk.weights[j] - w) > ar.loose * max(abs(w), abs(walk.weights[j])):
                     walk.status, walk.reason = "deeper", (f"two crossings of layer-{layer + 1} neuron {j} give "
@@ -184,10 +188,13 @@ class NumericWalker:
             walk.status, walk.reason = "failed", "no crossing with a known boundary could be followed"
         return walk
 
-    def step(self, x: np.ndarray, G: np.ndarray, missing: Sequence[int], randomise: bool):
+    def step(self, x: np.ndarray, G: np.ndarray, missing: Sequence[int], randomise: bool,
+             known: dict[int, Num] | None = None, behind: int | None = None):
         """Move within B_z's plane towards the nearest missing layer-(k-1) boundary (a random one, slightly off
         course, after a failure) and cross the first known boundary met: (next anchor, the kink found on B_z's
-        new piece, its normal G2, layer, neuron, lam with the sign of Theorem 3) or None."""
+        new piece, its normal G2, layer, neuron, lam with the sign of Theorem 3) or None.  A layer-(k-1) boundary
+        whose weight the walk measured already (`known`) is crossed on the predicted plane (`predicted`); the one
+        crossed to reach x (`behind`) is not crossed straight back (`ahead`)."""
         vals, grads = self.known.local(x)[self.k1]
         GG = G @ G
         options = []
@@ -204,17 +211,56 @@ class NumericWalker:
         if randomise:
             r = num_array([self.ar.num(self.rng.randint(-64, 64)) / 64 for _ in v], self.ar) * max_abs(v)
             v = v + r - (r @ G / GG) * G
-        hit = self.known.first_crossing(x, v)
+        hit, v = self.ahead(x, G, v, grads[j], behind)
         if hit is None:
             return None
         c, layer, idx, g = hit
         q = x + c * v
+        sigma = 1 if g @ v > 0 else -1
+        if layer == self.k1 and known and idx in known:
+            beyond = self.predicted(q, G + sigma * known[idx] * g, g * sigma)
+            if beyond is not None:
+                return beyond + (layer, idx, known[idx])
         bend = self.cross(q, v, c, G, g)
         if bend is None:
             return None
         x2, G2, lam = bend
-        sigma = 1 if g @ v > 0 else -1
         return self.centre(x2, G2, g * sigma), x2, G2, layer, idx, sigma * lam
+
+    def ahead(self, x: np.ndarray, G: np.ndarray, v: np.ndarray, toward: np.ndarray, behind: int | None):
+        """(first known boundary met from x along v, as first_crossing, and v), with v turned within B_z's plane
+        parallel to the layer-(k-1) boundary `behind` (the one the walk crossed to reach x) if that is the first
+        met and the turned v still heads for the boundary it aims at (gradient `toward`): straight back across it
+        the walk would zig-zag along their meeting, the way to the missing boundary (6-5-5-2 seed 1 crossed one
+        boundary 20 times in one walk and never reached two others)."""
+        hit = self.known.first_crossing(x, v)
+        if behind is None or hit is None or hit[1] != self.k1 or hit[2] != behind:
+            return hit, v
+        e = hit[3] - (hit[3] @ G / (G @ G)) * G
+        if e @ e <= self.ar.rel * (hit[3] @ hit[3]):
+            return hit, v
+        turned = v - (v @ e / (e @ e)) * e
+        aim = v @ toward
+        if (turned @ toward) * aim <= self.ar.rel * aim * aim:      # no longer heading for it
+            return hit, v
+        turned_hit = self.known.first_crossing(x, turned)
+        return (hit, v) if turned_hit is None else (turned_hit, turned)
+
+    def predicted(self, q: np.ndarray, G2: np.ndarray, away: np.ndarray) -> tuple | None:
+        """(next anchor, kink, G2) if B_z goes on beyond the crossing q with the normal G2 its measured weight
+        predicts: the oracle shows a kink at the next anchor on a short segment along G2 (as `probe` asks; the
+        kink's position then refined as on a crossing's line, 4 queries), instead of a line search and two
+        Jacobians; None if it does not (a deeper neuron's boundary can bend otherwise there, and the crossing is
+        then measured, where its weight disagrees) or there is no room for a segment the arithmetic resolves.
+        The walk measured that weight once already, so a crossing again gives no weight, only the way on."""
+        y = self.centre(q, G2, away)
+        size = min(self.known.slack(y), default=0) / (4 * self.known.n_in)
+        if not size or size == float("inf") or size < self.ar.loose * (1 + max_abs(y)):
+            return None
+        line = Line(tuple(y), tuple(G2 * (size / max_abs(G2))))
+        scan = points_on_line(self.ev, line, self.ar.num(-1), self.ar.num(1), rng=self.rng)
+        i = _kink_at_centre(scan, self.ar)
+        return None if i is None else (y, num_array(line.at(refined_kink(self.ev, scan, i)), self.ar), G2)
 
     def centre(self, x2: np.ndarray, G2: np.ndarray, away: np.ndarray) -> np.ndarray:
         """A point of B_z's new plane halfway from x2 to the next known boundary, moving away from the one just
@@ -243,7 +289,7 @@ class NumericWalker:
             order = [i for i in order if not self.known.on_known_boundary(scan.kinks[i].x)]
             if order:
                 break
-        for i in order[:2]:
+        for i in order[:CROSS_KINKS]:
             n = self.normal_at(scan, i)
             if n is None:
                 continue
@@ -428,11 +474,16 @@ def probe(ev: Evaluator, y: np.ndarray, u: np.ndarray, rng: random.Random) -> st
     ("silent"), or a constant output ("flat")."""
     ar = ev.arith
     scan = points_on_line(ev, Line(tuple(y), tuple(u)), ar.num(-1), ar.num(1), rng=rng)
-    if any(abs(k.t) <= ar.num(2) ** -10 for k in scan.kinks):
+    if _kink_at_centre(scan, ar) is not None:
         return "on"
     if scan.kinks:
         return "off"
     return "flat" if all(s == 0 for s in scan.regions[0][2].slope) else "silent"
+
+
+def _kink_at_centre(scan: LineScan, ar: Arith) -> int | None:
+    """Index of a kink of a scan of [-1, 1] within 2^-10 of its centre, if any."""
+    return next((i for i, k in enumerate(scan.kinks) if abs(k.t) <= ar.num(2) ** -10), None)
 
 
 def _fit_bend(n: np.ndarray, g: np.ndarray, G: np.ndarray) -> tuple[Num, Num]:

@@ -179,6 +179,72 @@ def test_layer_signs_and_rows_from_walks_are_the_targets():
             assert abs(float(wzj) * factor[j] - c * w2[z][target_of[j]]) <= 1e-8 * abs(c) * (1 + abs(w2[z]).max())
 
 
+def _crossing_ahead(walker, x, G, rng):
+    """(q, v, c, g) of the first layer-1 boundary met from x in a random direction within the plane of normal G."""
+    while True:
+        r = np.array([rng.uniform(-1, 1) for _ in x])
+        v = r - (r @ G / (G @ G)) * G
+        hit = walker.known.first_crossing(x, v)
+        if hit is not None and hit[1] == 0:
+            c, _, _, g = hit
+            return x + c * v, v, c, g
+
+
+def test_a_crossing_predicted_from_its_weight_is_on_the_boundary_and_a_wrong_weight_is_refused():
+    """Beyond a crossing, the plane G + lam g that the measured bend lam predicts shows its kink at the next
+    anchor: anchor and kink lie on the walked neuron's true boundary; a bend half as large again shows none."""
+    net = random_network([5, 8, 6, 2], seed=0)
+    ev, rng, known, found = first_layer(net)
+    walker = NumericWalker(ev, known, rng)
+    bp = found.deeper_points[0]
+    x, G = np.array([float(v) for v in bp.x]), np.array([float(v) for v in bp.normal])
+    z, _ = true_gradient(net, x)
+    (w1, b1), (w2, b2) = floats(net, 0), floats(net, 1)
+
+    def preactivation(y):
+        return w2[z] @ np.maximum(w1 @ y + b1, 0) + b2[z]
+
+    bend = None
+    while bend is None:                  # some crossings are refused (see cross); take the first measured one
+        q, v, c, g = _crossing_ahead(walker, x, G, rng)
+        bend = walker.cross(q, v, c, G, g)
+    _, G2, lam = bend
+    away = g * (1 if g @ v > 0 else -1)
+    y, kink, G3 = walker.predicted(q, G + lam * g, away)
+    scale = np.abs(w2[z]).max() * (1 + np.abs(y).max())
+    assert abs(preactivation(y)) <= 1e-9 * scale and abs(preactivation(kink)) <= 1e-9 * scale
+    assert np.abs(G3 / np.abs(G3).max() * np.sign(G3 @ G2) - G2 / np.abs(G2).max()).max() <= 1e-9
+    assert walker.predicted(q, G + 1.5 * lam * g, away) is None
+
+
+def test_a_step_does_not_cross_straight_back_over_the_boundary_behind_it():
+    """A step whose way to the boundary it aims at meets first the boundary just crossed turns parallel to it
+    (that preactivation stays constant), stays in B_z's plane and still heads for its aim."""
+    net = random_network([5, 8, 6, 2], seed=0)
+    ev, rng, known, found = first_layer(net)
+    walker = NumericWalker(ev, known, rng)
+    bp = found.deeper_points[0]
+    x, G = np.array([float(v) for v in bp.x]), np.array([float(v) for v in bp.normal])
+    vals, grads = known.local(x)[0]
+    turned = 0
+    for j in range(len(vals)):
+        v = grads[j] - (grads[j] @ G / (G @ G)) * G
+        v = v * (-1 if vals[j] > 0 else 1)
+        hit = known.first_crossing(x, v)
+        if hit is None or hit[2] == j:
+            continue
+        first, w = walker.ahead(x, G, v, grads[j], behind=hit[2])
+        same, unturned = walker.ahead(x, G, v, grads[j], behind=None)        # nothing behind: unchanged
+        assert same[:3] == hit[:3] and unturned is v
+        if first is hit:
+            continue                     # turning would no longer head for j
+        turned += 1
+        assert abs(w @ hit[3]) <= 1e-12 * np.abs(w).max() * np.abs(hit[3]).max()
+        assert abs(w @ G) <= 1e-12 * np.abs(w).max() * np.abs(G).max()
+        assert (w @ grads[j]) * (v @ grads[j]) > 0 and first[2] != hit[2]
+    assert turned
+
+
 def test_confirmation_accepts_the_true_neuron_and_rejects_a_wrong_one():
     net = random_network([4, 6, 5, 1], seed=3)
     ar = Arith("float")
