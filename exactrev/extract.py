@@ -194,6 +194,7 @@ class Extraction:
         self.unmeasured: dict[tuple[int, int], dict] = {}   # the last layer's (z, j) with W_zj unmeasured: its note
         self.stray: tuple | None = None              # (points, notes start, end) of a failed layer (hidden_layers)
         self.unoriented: set[tuple[int, int]] = set()  # (layer, neuron) whose sign nothing determined (next_layer)
+        self.rejected: list[tuple[list[fmpq], fmpq]] = []   # the last layer's rejected complete walks (row, bias)
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -253,7 +254,7 @@ class Extraction:
             self.anchors = [[p.anchor for p in planes]]
             self.stats = [LayerStats(len(planes), first_queries)]
             self.output = None
-            self.unmeasured, self.stray, self.unoriented = {}, None, set()
+            self.unmeasured, self.stray, self.unoriented, self.rejected = {}, None, set(), []
             noted = len(self.unidentified)
             found = self.hidden_layers(points)
             self.stats[-1].queries += round_start - loop_start
@@ -588,6 +589,7 @@ class Extraction:
                      "set to 0" for j in missing} for w, missing in zip(walks, unknown)]   # per walk: why W_zj is 0
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
         confirmed = self.settle_distinct(walker, walks, rows, bias, notes)
+        self.rejected = [(r, b) for r, b, n, ok in zip(rows, bias, notes, confirmed) if ok is False and not n]
         leftover += [bp for w, ok in zip(walks, confirmed) if ok is False for bp in origin[id(w)]]
         rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
         if not rows:
@@ -602,6 +604,7 @@ class Extraction:
                                       "neurons)"})
             return None
         leftover += [bp for i in distinct if i not in keep for bp in origin[id(walks[i])]]
+        self.rejected += [(rows[i], bias[i]) for i in distinct if i not in keep and not notes[i]]
         self.layers.append(KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False))
         self.anchors.append([(walks[i].anchors[0].x, walks[i].anchors[0].grad) for i in keep])
         self.unmeasured = {(z, j): {"layer": k, "neuron": z, "reason": notes[i][j]}
@@ -791,8 +794,8 @@ class Extraction:
             sol, system = self.sign_solution(known, walks)
         if sol is None:
             if note:
-                self.unidentified.append({"layer": k - 1, "neuron": None,
-                                          "reason": "signs: no sign vector fits the layer's walks"})
+                self.unidentified.append({"layer": k - 1, "neuron": None, "reason": "signs: no sign vector fits the "
+                                          "layer's walks" + _unseen_neuron_note(self.rejected, self.layers[-1].rows)})
             return None
         width = len(self.layers[-1].rows)
         sol = replace(sol, signs=system.signs_from_weights(sol.signs, sol.others, sol.loose))
@@ -1102,6 +1105,27 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
         seen.append(v)
         keep.append(i)
     return keep
+
+
+def _unseen_neuron_note(rejected: Sequence[tuple[list[fmpq], fmpq]], kept: Sequence[Sequence[fmpq]]) -> str:
+    """Why layer k's signs may have no solution, if layer k-1's rejected walks show it: two or more walks taken for
+    layer-(k-1) neurons and rejected whose rows are proportional, with biases that are not, and proportional to
+    no neuron found -- deeper neurons' walks where one layer-(k-1) neuron, active at all of them, is the only one
+    on: a neuron whose boundary was never found (nearly always active), so layer k's normals have a term no known
+    neuron gives.  '' if no such row."""
+    groups: list[list[list[fmpq]]] = []          # per row direction: the distinct (row, bias) of its walks
+    for row, bias in rejected:
+        if not any(row) or any(parallel(row, r) for r in kept if any(r)):
+            continue
+        group = next((g for g in groups if parallel(row, g[0][:-1])), None)
+        if group is None:
+            groups.append([list(row) + [bias]])
+        elif not any(parallel(list(row) + [bias], v) for v in group):
+            group.append(list(row) + [bias])
+    return "".join(f"; {len(g)} rejected walks of deeper neurons have weights proportional to "
+                   f"[{', '.join(f'{float(v / max_abs(g[0][:-1])):.4g}' for v in g[0][:-1])}] (rounded) with different "
+                   "biases, a row no neuron found has: a neuron of this layer active at all of them whose boundary "
+                   "was not found (nearly always active) is likely missing" for g in groups if len(g) >= 2)
 
 
 def _last_two(known: PartialNetwork, pts: Sequence[list[fmpq]]) -> list[tuple[list[fmpq], list[fmpq]]]:

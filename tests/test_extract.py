@@ -17,7 +17,7 @@ from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import (POINT_CHECK_BATCH, Extraction, LayerStats, TimeLimitReached, _fill_from_twins,
-                              _same_neuron)
+                              _same_neuron, _unseen_neuron_note)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -667,6 +667,37 @@ def test_weights_a_walk_missed_are_taken_from_another_walk_of_the_same_neuron():
     lone_notes = [{1: "unmeasured"}, {}]
     _fill_from_twins(lone, [q(5), q(6)], lone_notes, 0)
     assert lone[0] == [q(1), q(0), q(3)] and lone_notes[0] == {1: "unmeasured"}
+
+
+def test_rejected_walks_sharing_a_row_no_neuron_has_name_a_missing_neuron():
+    """Rejected walks whose rows are proportional with biases that are not (deeper neurons where one unseen
+    neuron is the only one on) name that row; one such walk, walks of one neuron (bias proportional too), or a
+    row a found neuron has, name nothing."""
+    q = to_fmpq
+    row, kept = [q(2), q(-1), q(4)], [[q(1), q(1), q(0)]]
+    note = _unseen_neuron_note([(row, q(1)), ([-3 * v for v in row], q(5)), (kept[0], q(2))], kept)
+    assert "2 rejected walks" in note and "[0.5, -0.25, 1]" in note
+    assert _unseen_neuron_note([(row, q(1))], kept) == ""
+    assert _unseen_neuron_note([(row, q(1)), ([2 * v for v in row], q(2))], kept) == ""
+    assert _unseen_neuron_note([(row, q(1)), ([2 * v for v in row], q(3))], [row]) == ""
+
+
+@pytest.mark.slow
+def test_a_nearly_always_active_neuron_that_breaks_the_next_layers_signs_is_named_with_its_row():
+    """4-6-6-6-1 seed 8: layer-2 neuron 4 is off only in a thin cone far out (about 0.5% of directions), so no walk
+    finds its boundary, and layer 3's signs have no solution without it.  The note names its row: it must be the
+    target's row for that neuron, in the recovered first layer's coordinates, up to a factor."""
+    net = random_network([4, 6, 6, 6, 1], seed=8)
+    result = extract(Oracle.from_network(net), seed=8)
+    note = next(u["reason"] for u in result.unidentified if "likely missing" in u["reason"])
+    named = [float(v) for v in note.split("proportional to [")[1].split("]")[0].split(", ")]
+    found = [[Fraction(v) for v in row] for row in result.network.weights[0]]
+    target = [[Fraction(v) for v in row] for row in net.weights[0]]
+    factor = [next(r[0] / t[0] for t in target if [r[0] * c for c in t] == [t[0] * c for c in r]) for r in found]
+    order = [next(i for i, t in enumerate(target) if [r[0] * c for c in t] == [t[0] * c for c in r]) for r in found]
+    row = [float(Fraction(net.weights[1][4][i]) / f) for i, f in zip(order, factor)]
+    scale = max(row, key=abs) / max(named, key=abs)
+    assert all(abs(a - scale * b) < 1e-3 * max(map(abs, row)) for a, b in zip(row, named))
 
 
 @pytest.mark.parametrize("seed", [0, 3])
