@@ -160,7 +160,9 @@ class NumericWalker:
         ar = self.ar
         width = len(self.known.layers[self.k1].rows)
         walk = NumWalk([(num_array(list(x), ar), num_array(list(normal), ar))], [num_array(list(x), ar)])
-        failures, steps, behind = 0, 0, None      # behind: the layer-(k-1) boundary crossed to reach the last anchor
+        failures, steps = 0, 0
+        behind, last = None, None       # last: the layer-(k-1) boundary crossed to reach the last anchor; behind: the
+                                        # same if the step before crossed it too (a zig-zag across it, see ahead)
         max_steps = 5 * sum(len(layer.rows) for layer in self.known.layers) + 20
         while failures < MAX_FAILURES and steps < max_steps:
             missing = [j for j in range(width) if j not in walk.weights]
@@ -174,7 +176,7 @@ class NumericWalker:
                 failures += 1
                 continue
             x2, kink, G2, layer, j, w = found
-            behind = j if layer == self.k1 else None
+            behind, last = (j if layer == self.k1 and j == last else None), (j if layer == self.k1 else None)
             if layer == self.k1:
                 if j in walk.weights and abs(walk.weights[j] - w) > ar.loose * max(abs(w), abs(walk.weights[j])):
                     walk.status, walk.reason = "deeper", (f"two crossings of layer-{layer + 1} neuron {j} give "
@@ -193,8 +195,8 @@ class NumericWalker:
         """Move within B_z's plane towards the nearest missing layer-(k-1) boundary (a random one, slightly off
         course, after a failure) and cross the first known boundary met: (next anchor, the kink found on B_z's
         new piece, its normal G2, layer, neuron, lam with the sign of Theorem 3) or None.  A layer-(k-1) boundary
-        whose weight the walk measured already (`known`) is crossed on the predicted plane (`predicted`); the one
-        crossed to reach x (`behind`) is not crossed straight back (`ahead`)."""
+        whose weight the walk measured already (`known`) is crossed on the predicted plane (`predicted`); one the
+        walk has crossed back and forth to reach x (`behind`) is not crossed a third time (`ahead`)."""
         vals, grads = self.known.local(x)[self.k1]
         GG = G @ G
         options = []
@@ -229,10 +231,11 @@ class NumericWalker:
 
     def ahead(self, x: np.ndarray, G: np.ndarray, v: np.ndarray, toward: np.ndarray, behind: int | None):
         """(first known boundary met from x along v, as first_crossing, and v), with v turned within B_z's plane
-        parallel to the layer-(k-1) boundary `behind` (the one the walk crossed to reach x) if that is the first
-        met and the turned v still heads for the boundary it aims at (gradient `toward`): straight back across it
-        the walk would zig-zag along their meeting, the way to the missing boundary (6-5-5-2 seed 1 crossed one
-        boundary 20 times in one walk and never reached two others)."""
+        parallel to the layer-(k-1) boundary `behind` (the one the walk crossed, back and forth, to reach x) if
+        that is the first met and the turned v still heads for the boundary it aims at (gradient `toward`): the
+        walk is zig-zagging along where B_z meets it, which is the way to the missing boundary (6-5-5-2 seed 1
+        crossed one boundary 20 times in one walk and never reached two others).  Only after a zig-zag: turning
+        at every step back changes paths that were fine (80-40-20-1's float run then ended partial)."""
         hit = self.known.first_crossing(x, v)
         if behind is None or hit is None or hit[1] != self.k1 or hit[2] != behind:
             return hit, v

@@ -218,8 +218,8 @@ def test_a_crossing_predicted_from_its_weight_is_on_the_boundary_and_a_wrong_wei
 
 
 def test_a_step_does_not_cross_straight_back_over_the_boundary_behind_it():
-    """A step whose way to the boundary it aims at meets first the boundary just crossed turns parallel to it
-    (that preactivation stays constant), stays in B_z's plane and still heads for its aim."""
+    """A step whose way to the boundary it aims at meets first the boundary it has zig-zagged across turns
+    parallel to it (that preactivation stays constant), stays in B_z's plane and still heads for its aim."""
     net = random_network([5, 8, 6, 2], seed=0)
     ev, rng, known, found = first_layer(net)
     walker = NumericWalker(ev, known, rng)
