@@ -6,7 +6,8 @@ first crossing q of B_z's local plane with a known boundary is computed (Closest
 B_z is G + lam g, with g the crossed preactivation's gradient.  Here the new normal is measured afresh at one kink
 on a short segment past q (a Jacobian jump) and only its scale and lam are fitted: derived from G alone, as the
 exact walk does, it would carry G's rounding error multiplied at every crossing.  Across a boundary B_j of layer
-k-1 the jump, towards increasing h_j, is W_zj grad h_j (Theorem 3) whatever h_j's unknown sign t_j.
+k-1 the jump, towards increasing h_j, is W_zj grad h_j (Theorem 3) whatever h_j's unknown sign t_j; so a B_j whose
+weight the walk has measured is crossed again on the predicted plane, only checked (NumericWalker.predicted).
 
 Signs and the weights a walk did not reach come from one least-squares system per layer, the equations of
 exactrev.signs (relu(t h) = (t h + |h|) / 2 makes them linear in t): the real solution for t is rounded to +-1,
