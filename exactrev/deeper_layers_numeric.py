@@ -230,7 +230,8 @@ class NumericWalker:
         x2, G2, lam = bend
         return self.centre(x2, G2, g * sigma), x2, G2, layer, idx, sigma * lam
 
-    def ahead(self, x: np.ndarray, G: np.ndarray, v: np.ndarray, toward: np.ndarray, behind: int | None):
+    def ahead(self, x: np.ndarray, G: np.ndarray, v: np.ndarray, toward: np.ndarray,
+              behind: int | None) -> tuple[tuple | None, np.ndarray]:
         """(first known boundary met from x along v, as first_crossing, and v), with v turned within B_z's plane
         parallel to the layer-(k-1) boundary `behind` (the one the walk crossed, back and forth, to reach x) if
         that is the first met and the turned v still heads for the boundary it aims at (gradient `toward`): the
