@@ -177,7 +177,8 @@ class NumericWalker:
                 failures += 1
                 continue
             x2, kink, G2, layer, j, w = found
-            behind, last = (j if layer == self.k1 and j == last else None), (j if layer == self.k1 else None)
+            crossed = j if layer == self.k1 else None
+            behind, last = (crossed if crossed == last else None), crossed
             if layer == self.k1:
                 if j in walk.weights and abs(walk.weights[j] - w) > ar.loose * max(abs(w), abs(walk.weights[j])):
                     walk.status, walk.reason = "deeper", (f"two crossings of layer-{layer + 1} neuron {j} give "

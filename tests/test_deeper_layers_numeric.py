@@ -179,6 +179,14 @@ def test_layer_signs_and_rows_from_walks_are_the_targets():
             assert abs(float(wzj) * factor[j] - c * w2[z][target_of[j]]) <= 1e-8 * abs(c) * (1 + abs(w2[z]).max())
 
 
+def _walker_at_first_point(net):
+    """(walker over layer 1 as found, its rng, the first deeper boundary point and its normal, as floats)."""
+    ev, rng, known, found = first_layer(net)
+    bp = found.deeper_points[0]
+    return (NumericWalker(ev, known, rng), rng, np.array([float(v) for v in bp.x]),
+            np.array([float(v) for v in bp.normal]))
+
+
 def _crossing_ahead(walker, x, G, rng):
     """(q, v, c, g) of the first layer-1 boundary met from x in a random direction within the plane of normal G."""
     while True:
@@ -194,10 +202,7 @@ def test_a_crossing_predicted_from_its_weight_is_on_the_boundary_and_a_wrong_wei
     """Beyond a crossing, the plane G + lam g that the measured bend lam predicts shows its kink at the next
     anchor: anchor and kink lie on the walked neuron's true boundary; a bend half as large again shows none."""
     net = random_network([5, 8, 6, 2], seed=0)
-    ev, rng, known, found = first_layer(net)
-    walker = NumericWalker(ev, known, rng)
-    bp = found.deeper_points[0]
-    x, G = np.array([float(v) for v in bp.x]), np.array([float(v) for v in bp.normal])
+    walker, rng, x, G = _walker_at_first_point(net)
     z, _ = true_gradient(net, x)
     (w1, b1), (w2, b2) = floats(net, 0), floats(net, 1)
 
@@ -221,10 +226,8 @@ def test_a_step_does_not_cross_straight_back_over_the_boundary_behind_it():
     """A step whose way to the boundary it aims at meets first the boundary it has zig-zagged across turns
     parallel to it (that preactivation stays constant), stays in B_z's plane and still heads for its aim."""
     net = random_network([5, 8, 6, 2], seed=0)
-    ev, rng, known, found = first_layer(net)
-    walker = NumericWalker(ev, known, rng)
-    bp = found.deeper_points[0]
-    x, G = np.array([float(v) for v in bp.x]), np.array([float(v) for v in bp.normal])
+    walker, rng, x, G = _walker_at_first_point(net)
+    known = walker.known
     vals, grads = known.local(x)[0]
     turned = 0
     for j in range(len(vals)):
