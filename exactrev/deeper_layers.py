@@ -487,12 +487,14 @@ class BoundaryWalker:
         read: set[int] = set()               # weights read off anchors' normals (decompose), not crossed yet
         if signs is not None and not self.decompose(anchors[0], weights, signs, read):
             signs = None
-        for _ in range(max_steps):
+        current = anchors[0]                 # where the walk is: the last anchor, or a point glided to (see step)
+        glide, steps = True, 0
+        while steps < max_steps:             # glides are not steps: `stale` bounds them
             missing = [j for j in range(width) if weights[j] is None]
             if not missing:
                 break
             if stale > known_neurons + 6:
-                reason = f"no new boundary reached in {stale} crossings"
+                reason = f"no new boundary reached in {stale} crossings or glides"
                 break
             if failed >= MAX_FAILED and failed > crossings:
                 status, reason = "deeper", (f"stopped after {failed} crossings found no continuation of B_z and "
@@ -502,13 +504,26 @@ class BoundaryWalker:
             if failed >= MAX_FAILED and failed > found:
                 reason = f"stopped: {failed} crossings found no continuation of B_z, {found} reached a new boundary"
                 break
-            anchor = anchors[-1] if failures == 0 else self.rng.choice(anchors)
+            anchor = current if failures == 0 else self.rng.choice(anchors)
             back = regions[-1] in regions[:-1]       # back in a region seen: the nearest way on may lead back again
-            outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=jumps)
+            predict = signs if glide and anchor is current else None
+            outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=jumps,
+                                glide=(weights, predict) if predict is not None else None)
             if outcome is None:
+                steps += 1
                 failures += 1
                 continue
             kind, data = outcome
+            if kind == "glide":
+                current, stale = data, stale + 1
+                continue
+            steps += 1
+            if current is not anchors[-1] and kind != "ok":    # a glide went wrong: walk on from real anchors only
+                glide, current = False, anchors[-1]
+                failures += 1
+                failed += 1
+                reason = data if kind == "fail" else "a crossing after glides found no continuation of B_z"
+                continue
             if kind == "deeper":
                 status, reason = "deeper", data
                 break
@@ -532,6 +547,7 @@ class BoundaryWalker:
                 weights[crossed] = w
                 read.discard(crossed)
             anchors.append(new_anchor)
+            current = new_anchor
             regions.append(self.known.region_key(new_anchor.x))
             failures = 0
             if signs is not None and not self.decompose(new_anchor, weights, signs, read):
@@ -723,11 +739,14 @@ class BoundaryWalker:
         p = [fmpq(self.rng.randint(-1024, 1024), 1024) * scale for _ in range(self.known.n_in)]
         return [pi + ci for pi, ci in zip(p, near)] if local_box else p
 
-    def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None):
+    def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None,
+             glide: tuple[Sequence[Q | None], Sequence[int | None]] | None = None):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing.
         `jumps` (updated) holds the jump of grad z measured at each boundary crossed so far, keyed by the boundary
         and the pattern of the layers after it: the same boundary crossed again with the same pattern bends
-        B_z by the same multiple of its gradient, which predicts the plane beyond it (see `cross`)."""
+        B_z by the same multiple of its gradient, which predicts the plane beyond it (see `cross`).
+        With `glide` (the walk's weights and layer k-1's signs) a boundary that is not a missing neuron's is
+        passed without queries where z's formula predicts B_z beyond it (`glided`): ("glide", point) then."""
         mats = self.known.local_mats(anchor.x)
         vals, jh = mats[self.k1]
         G = anchor.grad
@@ -760,12 +779,67 @@ class BoundaryWalker:
             return ("fail", "the walk reached several boundaries at once")
         layer, idx = hits[0]
         q = [xi + c * vi for xi, vi in zip(anchor.x, v)]
+        if glide is not None and (layer != self.k1 or glide[0][idx] is not None):
+            ahead = self.glided(anchor, q, v, (layer, idx), *glide)
+            if ahead is not None:
+                return ("glide", ahead)
         jumps = {} if jumps is None else jumps
         key = (layer, idx, tuple(h > 0 for later, _ in mats[layer + 1:] for h in later))
         outcome = self.cross(anchor, q, v, c, grads[0], layer, idx, jumps.get(key))
         if outcome[0] == "ok":
             jumps.setdefault(key, outcome[1][2])
         return outcome
+
+    def glided(self, anchor: Anchor, q: list[Q], v: Sequence[Q], neuron: tuple[int, int],
+               weights: Sequence[Q | None], signs: Sequence[int | None]) -> Anchor | None:
+        """A point of B_z beyond the known boundary of `neuron` (layer, index) that the step along v from
+        `anchor` meets at q, found without queries: where every active layer-(k-1) neuron's weight is known,
+        grad z is `formula_grad`, so the anchor's plane, true to the formula, continues beyond q on the plane
+        through q with the formula's gradient there.  Only proposed: the walk's next crossing verifies it
+        (with a kink), and a failure there sends the walk back to its last real anchor.  None where the formula
+        does not reach (an unknown weight active) or the anchor's gradient is not the formula's."""
+        if self.formula_grad(anchor.x, weights, signs) != list(anchor.grad):
+            return None
+        key = list(self.known.region_key(anchor.x))
+        flip = sum(len(layer.rows) for layer in self.known.layers[:neuron[0]]) + neuron[1]
+        key[flip] = not key[flip]
+        p = self._inside(q, v, tuple(key))
+        G2 = None if p is None else self.formula_grad(p, weights, signs)
+        if G2 is None or not any(G2):
+            return None
+        u = reject(v, G2)
+        y = self._inside(q, u, tuple(key)) if any(u) else None
+        return None if y is None else Anchor(self.simplify(y, G2), G2)
+
+    def formula_grad(self, x: Sequence[Q], weights: Sequence[Q | None], signs: Sequence[int | None]
+                     ) -> list[Q] | None:
+        """grad z at x on the walk's scale, sum_j W_zj t_j [t_j h_j > 0] grad h_j (see `decompose`), if every
+        active neuron's weight and sign is known and x is on no known boundary; else None."""
+        mats = self.known.local_mats(x)
+        if any(v == 0 for vals, _ in mats for v in vals):
+            return None
+        vals, jh = mats[self.k1]
+        grad = [fmpq(0)] * self.known.n_in
+        for j, (t, h) in enumerate(zip(signs, vals)):
+            if t is None:
+                return None
+            if t * h > 0:
+                if weights[j] is None:
+                    return None
+                grad = [g + weights[j] * t * jh[j, d] for d, g in enumerate(grad)]
+        return grad
+
+    def _inside(self, q: Sequence[Q], u: Sequence[Q], key: tuple, tries: int = 12) -> list[Q] | None:
+        """A point q + s u in the known layers' region `key` (s halved from half the way to the next known
+        boundary, at most `tries` times), or None."""
+        ahead = self.known.first_crossing(q, u)
+        s = fmpq(1) if ahead is None else ahead[0] / 2
+        for _ in range(tries):
+            y = [qi + s * ui for qi, ui in zip(q, u)]
+            if self.known.region_key(y) == key and not self.known.on_known_boundary(y):
+                return y
+            s /= 2
+        return None
 
     def perturb_in_plane(self, v: Sequence[Q], G: Sequence[Q]) -> list[Q]:
         """v plus a random direction of the plane normal to G (same order of magnitude)."""
