@@ -128,6 +128,8 @@ class FirstLayerSearch:
         self.lines = 0
         self.stage_queries = {stage: 0 for stage in ("lines", "jacobians", "tests", "refine")}
         self.integer_planes: dict[int, tuple[BoundaryPoint, list[int]]] = {}   # see integer_plane
+        self.span: Basis | None = None               # see accepted_span
+        self.span_size, self.span_ok = 0, True
 
     # ------------------------------------------------------------ driver
     def run(self, max_lines: int = MAX_LINES) -> None:
@@ -178,15 +180,38 @@ class FirstLayerSearch:
         known = self.accepted + self.bent
         todo = [i for i, k in enumerate(scan.kinks) if self.plane_through(k.x, known) is None]
         start = self.ev.queries
-        jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}))
+        basis = self.accepted_span()
+        jacs = self.region_jacobians(scan, sorted({r for i in todo for r in (i, i + 1)}), basis)
         self.charge("jacobians", start)
         new = 0
         for i in todo:
-            bp = self.boundary_point(scan, i, jacs)
+            bp = self.boundary_point(scan, i, jacs, basis)
             if bp is None:
                 continue
             new += self.classify(bp, scan, i)
         return new
+
+    def accepted_span(self) -> Basis | None:
+        """Exact mode, once hyperplanes are accepted: their normals, which span every Jacobian's rows wherever
+        no neuron still unfound is active (geometry.jacobian_in_span: as many queries as there are normals, plus
+        one, instead of n_in; checked, with coordinate steps where the check fails).  Later lines' kinks are
+        mostly deeper neurons' (784-128-1: 129 queries per Jacobian instead of 784)."""
+        if not self.ar.exact or not self.accepted or not self.span_ok:
+            return None
+        normals = [list(bp.normal) for bp in self.accepted]
+        self.span = lambda x: normals if self.span_ok else []
+        self.span_size = len(normals)
+        return self.span
+
+    def jacobian(self, scan: LineScan, r: int, t: Number | None = None, basis: Basis | None = None) -> list | None:
+        """geometry.region_jacobian; steps along the accepted normals (`accepted_span`) stop for good once they
+        miss (more queries than one per normal and one: a neuron still unfound is active there, and later tries
+        would spend those queries in vain first)."""
+        start = self.ev.queries
+        jac = region_jacobian(self.ev, scan, r, t, basis)
+        if basis is not None and basis is self.span and self.ev.queries - start > self.span_size + 1:
+            self.span_ok = False
+        return jac
 
     def plane_through(self, x: Sequence[Number], planes: Sequence[BoundaryPoint]) -> BoundaryPoint | None:
         """The first of `planes` whose plane contains x (exactly in exact mode), or None.
@@ -238,7 +263,7 @@ class FirstLayerSearch:
         """The targets of one run: the longest region whose Jacobian check passes is measured, then the
         known jumps carry its Jacobian to the others."""
         for r in sorted(targets, key=lambda s: scan.regions[s][0] - scan.regions[s][1]):
-            jac = region_jacobian(self.ev, scan, r, basis=basis)
+            jac = self.jacobian(scan, r, basis=basis)
             if jac is not None:
                 break
         else:
@@ -302,7 +327,7 @@ class FirstLayerSearch:
         for r, side in ((i, -1), (i + 1, 1)):
             lo, hi, _ = scan.regions[r]
             step = min(hi - lo, 1) / 64
-            out.append(region_jacobian(self.ev, scan, r, self.ar.simple_near(kink.t + side * step, step / 4), basis))
+            out.append(self.jacobian(scan, r, self.ar.simple_near(kink.t + side * step, step / 4), basis))
         return out[0], out[1]
 
     # ---------------------------------------------------- classification

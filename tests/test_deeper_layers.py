@@ -639,3 +639,73 @@ def test_a_walk_with_signs_reads_weights_and_keeps_only_true_ones_even_with_a_wr
             assert len(ratios) <= 1 and ratios <= {frac(plain.weights[i]) / (net.weights[1][z][j] * c)
                                                    for i, (j, c, _) in enumerate(order) if plain.weights[i] is not None}
     assume(checked)
+
+
+def _layer_two_gradient(net, z: int, x) -> list[Fraction]:
+    """grad of the target's layer-2 preactivation z at x (x off every layer-1 boundary)."""
+    h1 = net.preactivations_batch([x])[0][0]
+    return [sum((net.weights[1][z][j] * net.weights[0][j][d] for j in range(len(h1)) if h1[j] > 0), Fraction(0))
+            for d in range(net.widths[0])]
+
+
+def _signed_walks(net, seed: int, count: int):
+    """(walker, signs, order, [(z, x, normal)]) for up to `count` layer-2 points of Algorithm 1's deeper points,
+    with layer 1's true orientation."""
+    walker, points, order = _first_layer_walker(net, seed)
+    starts = [(z, [to_fmpq(v) for v in bp.x], [to_fmpq(v) for v in bp.normal])
+              for bp in points[:count] for z in [_layer_two_neuron(net, bp)] if z is not None]
+    return walker, [t for _, _, t in order], order, starts
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_points_glided_to_lie_on_the_targets_boundary_with_its_normal(seed):
+    """With layer 1's orientation known, every point a walk glides to (no queries) is exactly on the target's
+    B_z, and the gradient it carries is the target's grad z there, times the walk's one factor (its first
+    normal's)."""
+    net = random_network([6, 10, 6, 1], seed=seed)
+    walker, signs, order, starts = _signed_walks(net, seed, 3)
+    assume(len(order) == 10 and starts)
+    glided, plain = [], walker.glided
+
+    def logged(*args):
+        found = plain(*args)
+        if found is not None:
+            glided.append(found)
+        return found
+    walker.glided = logged
+    for z, x, normal in starts:
+        del glided[:]
+        walk = walker.walk(x, normal, signs=signs)
+        assert walk.status == "layer"
+        factor = frac(normal[0]) / _layer_two_gradient(net, z, x)[0]
+        for a in glided:
+            assert net.preactivations_batch([a.x])[0][1][z] == 0
+            assert [frac(g) for g in a.grad] == [factor * v for v in _layer_two_gradient(net, z, a.x)]
+    assume(glided)
+
+
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_a_glide_to_a_wrong_plane_is_caught_by_the_next_crossing_and_the_walk_measures_the_targets_weights(seed):
+    """A glided point whose plane is wrong (its gradient tilted) is never taken for B_z: the crossing after it
+    finds no continuation, the walk goes back to its last real anchor without gliding, and every weight it
+    measures is still the target's."""
+    net = random_network([6, 10, 6, 1], seed=seed)
+    walker, signs, order, starts = _signed_walks(net, seed, 2)
+    assume(len(order) == 10 and starts)
+    plain, calls = walker.glided, []
+
+    def tilted(*args):
+        found = plain(*args)
+        calls.append(found)
+        if found is None or len(calls) > 1:
+            return found
+        return Anchor(found.x, [g + (i + 1) * max_abs(found.grad) / 7 for i, g in enumerate(found.grad)])
+    walker.glided = tilted
+    z, x, normal = starts[0]
+    walk = walker.walk(x, normal, signs=signs)
+    assume(calls and calls[0] is not None)
+    assert walk.status == "layer" and walk.failed >= 1
+    ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c, _) in zip(walk.weights, order) if w is not None}
+    assert len(ratios) == 1

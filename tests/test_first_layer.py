@@ -287,3 +287,30 @@ def test_deeper_boundary_points_are_measured_the_same_along_the_first_layer_norm
         asked.append(oracle.queries - start)
     assume(found[0])
     assert found[0] == found[1] and asked[1] < asked[0]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_later_lines_measure_jacobians_along_the_accepted_normals_and_find_the_same_hyperplanes(seed):
+    """Once hyperplanes are accepted, a later line's regions are measured along their normals (fewer than
+    n_in - 1 of them: one query each and a check) instead of coordinate steps: the same hyperplanes and deeper
+    points, with fewer queries (the second line, which Algorithm 1 always scans, has deeper neurons' kinks);
+    where those steps miss (a neuron not found yet is on there) they stop for good, having cost at most the
+    four tries of one Jacobian more (geometry.jacobian_in_span)."""
+    net = random_network([24, 6, 5, 1], seed=seed)
+    runs = []
+    for span in (True, False):
+        oracle = Oracle.from_network(net)
+        search = first_layer.FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
+        if not span:
+            search.accepted_span = lambda: None
+        search.run()
+        result = search.result()
+        runs.append((sorted(map(str, result.hyperplanes)), sorted(str(bp.x) + str(bp.normal) for bp in
+                                                                 result.deeper_points), oracle.queries, search))
+    assert runs[0][:2] == runs[1][:2]
+    spanned = runs[0][3]
+    if spanned.span_ok:
+        assert runs[0][2] < runs[1][2]
+    else:
+        assert runs[0][2] <= runs[1][2] + 4 * (spanned.span_size + 1)
