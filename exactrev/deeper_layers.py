@@ -453,6 +453,33 @@ def _exact_meeting(neuron: LayerNeuron, j: int, y: Sequence[Q], steps: int) -> l
     return None
 
 
+@dataclass
+class _WalkState:
+    """What a walk has found so far (see BoundaryWalker.walk)."""
+
+    anchors: list[Anchor]
+    regions: list[tuple]
+    weights: list[Q | None]
+    read: set[int] = field(default_factory=set)       # weights read off normals (decompose), not crossed yet
+    jumps: dict[tuple, Q] = field(default_factory=dict)   # see BoundaryWalker.step
+    crossings: int = 0
+    stale: int = 0                                    # crossings and glides since a boundary was first reached
+
+
+def _stop_reason(st: _WalkState, known_neurons: int, failed: int) -> tuple[str, str] | None:
+    """(status, reason) if the walk should stop: nothing new reached for too long, or more crossings failed
+    than succeeded (MAX_FAILED) -- "deeper" if it also crossed less often than it failed."""
+    if st.stale > known_neurons + 6:
+        return "layer", f"no new boundary reached in {st.stale} crossings or glides"
+    if failed >= MAX_FAILED and failed > st.crossings:
+        return "deeper", (f"stopped after {failed} crossings found no continuation of B_z and {st.crossings} did "
+                          "(it bends where no known boundary is)")
+    found = sum(w is not None for w in st.weights)   # crossings that reached a boundary not crossed before
+    if failed >= MAX_FAILED and failed > found:
+        return "layer", f"stopped: {failed} crossings found no continuation of B_z, {found} reached a new boundary"
+    return None
+
+
 class BoundaryWalker:
     """Walks boundaries B_z of candidate layer-k neurons using a known partial network (exact mode)."""
 
@@ -468,98 +495,90 @@ class BoundaryWalker:
         """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop).
         With `signs` (layer k-1's orientation, as the walks so far fix it) each anchor's normal also gives the
         weights of the neurons active there that no crossing measured (`decompose`); only the others need
-        crossings.  A crossing that contradicts such a weight (wrong signs, or a deeper neuron) discards them all
-        and the walk goes on measuring by crossings alone."""
+        crossings, and known boundaries are glided over (`glided`).  A crossing that contradicts such a weight
+        (wrong signs, or a deeper neuron) discards them all and the walk goes on measuring by crossings alone."""
         start_q = self.ev.queries
         width = len(self.known.layers[self.k1].rows)
         known_neurons = sum(len(layer.rows) for layer in self.known.layers)   # boundaries the walk may cross
         max_steps = max_steps or 5 * known_neurons + 20
         x = [to_fmpq(v) for v in x]
-        anchors = [Anchor(x, [to_fmpq(v) for v in normal])]
-        weights: list[Q | None] = [None] * width
-        jumps: dict[tuple, Q] = {}          # see step
-        failures = 0                         # in a row, since the last crossing
-        failed = 0                           # crossings that found no continuation, in all
-        crossings = 0
-        regions = [self.known.region_key(x)]
-        status, reason = "layer", ""
-        stale = 0
-        read: set[int] = set()               # weights read off anchors' normals (decompose), not crossed yet
-        if signs is not None and not self.decompose(anchors[0], weights, signs, read):
+        st = _WalkState([Anchor(x, [to_fmpq(v) for v in normal])], [self.known.region_key(x)], [None] * width)
+        if signs is not None and not self.decompose(st.anchors[0], st.weights, signs, st.read):
             signs = None
-        current = anchors[0]                 # where the walk is: the last anchor, or a point glided to (see step)
-        glide, steps = True, 0
+        current = st.anchors[0]              # where the walk is: the last anchor, or a point glided to (see step)
+        failures = failed = steps = 0        # failures: in a row, since the last crossing; failed: in all
+        glide = True
+        status, reason = "layer", ""
         while steps < max_steps:             # glides are not steps: `stale` bounds them
-            missing = [j for j in range(width) if weights[j] is None]
+            missing = [j for j in range(width) if st.weights[j] is None]
             if not missing:
                 break
-            if stale > known_neurons + 6:
-                reason = f"no new boundary reached in {stale} crossings or glides"
+            stop = _stop_reason(st, known_neurons, failed)
+            if stop is not None:
+                status, reason = stop
                 break
-            if failed >= MAX_FAILED and failed > crossings:
-                status, reason = "deeper", (f"stopped after {failed} crossings found no continuation of B_z and "
-                                            f"{crossings} did (it bends where no known boundary is)")
-                break
-            found = width - len(missing)     # crossings that reached a boundary not crossed before
-            if failed >= MAX_FAILED and failed > found:
-                reason = f"stopped: {failed} crossings found no continuation of B_z, {found} reached a new boundary"
-                break
-            anchor = current if failures == 0 else self.rng.choice(anchors)
-            back = regions[-1] in regions[:-1]       # back in a region seen: the nearest way on may lead back again
-            predict = signs if glide and anchor is current else None
-            outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=jumps,
-                                glide=(weights, predict) if predict is not None else None)
+            anchor = current if failures == 0 else self.rng.choice(st.anchors)
+            back = st.regions[-1] in st.regions[:-1]  # back in a region seen: the nearest way on may lead back again
+            predict = signs is not None and glide and anchor is current
+            outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=st.jumps,
+                                glide=(st.weights, signs) if predict else None)
+            steps += outcome is None or outcome[0] != "glide"
             if outcome is None:
-                steps += 1
                 failures += 1
                 continue
             kind, data = outcome
             if kind == "glide":
-                current, stale = data, stale + 1
+                current, st.stale = data, st.stale + 1
                 continue
-            steps += 1
-            if current is not anchors[-1] and kind != "ok":    # a glide went wrong: walk on from real anchors only
-                glide, current = False, anchors[-1]
-                failures += 1
-                failed += 1
+            if kind != "ok" and current is not st.anchors[-1]:    # a glide went wrong: walk on from real anchors
+                glide, current = False, st.anchors[-1]
+                failures, failed = failures + 1, failed + 1
                 reason = data if kind == "fail" else "a crossing after glides found no continuation of B_z"
                 continue
             if kind == "deeper":
                 status, reason = "deeper", data
                 break
             if kind == "fail":
-                failures += 1
-                failed += 1
-                reason = data
+                failures, failed, reason = failures + 1, failed + 1, data
                 continue
-            new_anchor, crossed, w = data
-            crossings += 1
-            stale += 1
-            if crossed is not None:
-                if crossed in read and weights[crossed] != w:      # the signs or the layer were wrong
-                    _forget(weights, read)
-                    signs = None
-                if weights[crossed] is not None and weights[crossed] != w:
-                    status, reason = "deeper", f"two crossings of layer-{self.k1 + 1} neuron {crossed} disagree"
-                    break
-                if weights[crossed] is None:
-                    stale = 0
-                weights[crossed] = w
-                read.discard(crossed)
-            anchors.append(new_anchor)
-            current = new_anchor
-            regions.append(self.known.region_key(new_anchor.x))
-            failures = 0
-            if signs is not None and not self.decompose(new_anchor, weights, signs, read):
-                _forget(weights, read)
-                signs = None
+            signs, disagree = self.take_crossing(st, data, signs)
+            if disagree:
+                status, reason = "deeper", disagree
+                break
+            current, failures = st.anchors[-1], 0
         else:
-            if any(w is None for w in weights):
+            if any(w is None for w in st.weights):
                 reason = reason or f"step limit {max_steps} reached"
-        if status == "layer" and crossings == 0 and not read:
+        if status == "layer" and st.crossings == 0 and not st.read:
             status = "failed"
             reason = reason or "no crossing with a known boundary could be followed"
-        return Walk(anchors, weights, status, reason, self.ev.queries - start_q, crossings, regions, failed)
+        return Walk(st.anchors, st.weights, status, reason, self.ev.queries - start_q, st.crossings, st.regions,
+                    failed)
+
+    def take_crossing(self, st: _WalkState, data: tuple, signs: Sequence[int | None] | None
+                      ) -> tuple[Sequence[int | None] | None, str]:
+        """Add a crossing's new anchor and weight to the walk's state: (signs, "") with signs None once a crossing
+        contradicts a weight read off a normal or a normal is no combination of the signs (the weights read are
+        then forgotten); (signs, reason) if two crossings of one boundary disagree (z is deeper)."""
+        new_anchor, crossed, w = data
+        st.crossings += 1
+        st.stale += 1
+        if crossed is not None:
+            if crossed in st.read and st.weights[crossed] != w:      # the signs or the layer were wrong
+                _forget(st.weights, st.read)
+                signs = None
+            if st.weights[crossed] is not None and st.weights[crossed] != w:
+                return signs, f"two crossings of layer-{self.k1 + 1} neuron {crossed} disagree"
+            if st.weights[crossed] is None:
+                st.stale = 0
+            st.weights[crossed] = w
+            st.read.discard(crossed)
+        st.anchors.append(new_anchor)
+        st.regions.append(self.known.region_key(new_anchor.x))
+        if signs is not None and not self.decompose(new_anchor, st.weights, signs, st.read):
+            _forget(st.weights, st.read)
+            signs = None
+        return signs, ""
 
     def decompose(self, anchor: Anchor, weights: list[Q | None], signs: Sequence[int | None], read: set[int]) -> bool:
         """Fill in (and add to `read`) the weights of the layer-(k-1) neurons active at the anchor that are still
