@@ -265,6 +265,18 @@ def _without_columns(m: fmpq_mat, entries: Sequence[Q], keep: Sequence[bool]) ->
     return fmpq_mat(m.nrows(), cols, [e if keep[i % cols] else 0 for i, e in enumerate(entries)])
 
 
+def _combination(jh: fmpq_mat, cols: Sequence[int], rhs: Sequence[Q]) -> tuple[bool, list[Q] | None]:
+    """rhs as a combination of the rows `cols` of jh (exactly): (False, None) if it is none, (True, None) if
+    not unique, else (True, its coefficients)."""
+    n = len(rhs)
+    red, rank = fmpq_mat(n, len(cols) + 1, [c for d in range(n) for c in [jh[j, d] for j in cols] + [rhs[d]]]).rref()
+    if rank and not any(red[rank - 1, c] != 0 for c in range(len(cols))):
+        return False, None                  # the last pivot is in the right-hand side: inconsistent
+    if rank < len(cols):
+        return True, None
+    return True, [red[i, len(cols)] for i in range(len(cols))]
+
+
 def reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
     """u minus its projection on e (e nonzero): u - (u.e / e.e) e, the two inner products taken once."""
     c = dot(u, e) / dot(e, e)
@@ -488,10 +500,11 @@ class BoundaryWalker:
         self.known = known
         self.rng = rng
         self.k1 = len(known.layers) - 1          # index of layer k-1 among known layers
+        self.combinations: dict[tuple, dict[int, Q] | None] = {}   # see point_weights
 
     # ---------------------------------------------------------------- walk
     def walk(self, x: Sequence[Q], normal: Sequence[Q], *, max_steps: int | None = None,
-             signs: Sequence[int | None] | None = None) -> Walk:
+             signs: Sequence[int | None] | None = None, others: Sequence[tuple[list[Q], list[Q]]] = ()) -> Walk:
         """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop).
         With `signs` (layer k-1's orientation, as the walks so far fix it) each anchor's normal also gives the
         weights of the neurons active there that no crossing measured (`decompose`); only the others need
@@ -505,6 +518,8 @@ class BoundaryWalker:
         st = _WalkState([Anchor(x, [to_fmpq(v) for v in normal])], [self.known.region_key(x)], [None] * width)
         if signs is not None and not self.decompose(st.anchors[0], st.weights, signs, st.read):
             signs = None
+        if signs is not None and self.k1 == 0 and self.known.n_in > width:
+            self.merge(st, signs, others)          # (see merge: where it is tried)
         current = st.anchors[0]              # where the walk is: the last anchor, or a point glided to (see step)
         failures = failed = steps = 0        # failures: in a row, since the last crossing; failed: in all
         glide = True
@@ -607,17 +622,73 @@ class BoundaryWalker:
             return not any(rest)
         if len(unknown) >= n:               # no equation to spare: a wrong sign could go unnoticed
             return True
-        red, rank = fmpq_mat(n, len(unknown) + 1, [c for d in range(n) for c in
-                                                    [jh[j, d] for j in unknown] + [rest[d]]]).rref()
-        if rank and not any(red[rank - 1, c] != 0 for c in range(len(unknown))):
-            return False                    # the last pivot is in the right-hand side: inconsistent
-        if rank < len(unknown):
-            return True
-        for i, j in enumerate(unknown):
-            if red[i, len(unknown)] != 0:    # 0: j may be off after all (a wrong sign); a crossing will tell
-                weights[j] = red[i, len(unknown)] * signs[j]
+        consistent, coefs = _combination(jh, unknown, rest)
+        for j, c in zip(unknown, coefs or ()):
+            if c != 0:                       # 0: j may be off after all (a wrong sign); a crossing will tell
+                weights[j] = c * signs[j]
                 read.add(j)
-        return True
+        return consistent
+
+    def merge(self, st: _WalkState, signs: Sequence[int | None], others: Sequence[tuple[list[Q], list[Q]]]) -> None:
+        """Weights read off other boundary points' normals (`others`: (x, normal)) that lie on B_z too, before any
+        crossing.  Where every neuron active at the walk's first point has its weight, a point p whose normal is
+        a combination of the gradients of the neurons active at p (`point_weights`, on p's own scale) belongs
+        to z if, rescaled to the walk's scale, it agrees with two known weights at least and z vanishes at p
+        by the weights then known (z(p) = z(x0) = 0, the bias unknown): its other weights are then read as if
+        off the walk's own normal (kept in st.read; a crossing that contradicts one discards them all).  With
+        wide inputs the walk's first normal gives the weights of the neurons on there, and each such point
+        those of the neurons on at p: only the rest need crossings.  `walk` tries this for layer 2 only, and
+        only where n_in exceeds layer 1's width (a normal then decomposes at almost every point): with narrow
+        inputs few points do, and 4-6-6-6-1 seed 3 and 5-8-8-8-1 seed 1 took 25% more queries with it (the
+        same networks; fewer crossings, another path)."""
+        x0 = st.anchors[0].x
+        level = self._level(x0, st.weights, signs)
+        if level is None:
+            return
+        for x, normal in others:
+            own = self.point_weights(x, normal, signs)
+            if own is None or all(w is not None for w in st.weights):
+                continue
+            shared = [j for j in own if st.weights[j] is not None]
+            ratios = {st.weights[j] / own[j] for j in shared}
+            if len(shared) < 2 or len(ratios) != 1:
+                continue
+            r = ratios.pop()
+            merged = [w if w is not None or j not in own else r * own[j] for j, w in enumerate(st.weights)]
+            if self._level(x, merged, signs) != level:
+                continue
+            for j in own:
+                if st.weights[j] is None:
+                    st.weights[j] = merged[j]
+                    st.read.add(j)
+
+    def point_weights(self, x: Sequence[Q], normal: Sequence[Q], signs: Sequence[int | None]) -> dict[int, Q] | None:
+        """{j: W_zj} on the scale of `normal` for the layer-(k-1) neurons active at x (with orientation
+        `signs`), if the normal is a unique combination of their gradients (fewer of them than n_in, none 0
+        there); else None.  Remembered per point and signs (a layer's walks ask about the same points)."""
+        key = (tuple(x), tuple(normal), tuple(signs))
+        if key not in self.combinations:
+            vals, jh = self.known.local_mats(x)[self.k1]
+            on = [j for j, (t, v) in enumerate(zip(signs, vals)) if t is not None and t * v > 0]
+            found = None
+            if 0 < len(on) < self.known.n_in and all(t is not None for t in signs) and all(v != 0 for v in vals):
+                consistent, coefs = _combination(jh, on, list(normal))
+                if consistent and coefs is not None and all(c != 0 for c in coefs):
+                    found = {j: c * signs[j] for j, c in zip(on, coefs)}
+            self.combinations[key] = found
+        return self.combinations[key]
+
+    def _level(self, x: Sequence[Q], weights: Sequence[Q | None], signs: Sequence[int | None]) -> Q | None:
+        """sum_j W_zj t_j h_j(x) over the neurons active at x (z(x) minus its bias, on the walk's scale); None
+        if a weight is unknown there."""
+        vals = self.known.values(x)[self.k1]
+        total = fmpq(0)
+        for w, t, v in zip(weights, signs, vals):
+            if t is not None and t * v > 0:
+                if w is None:
+                    return None
+                total += w * t * v
+        return total
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
                  near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:

@@ -528,7 +528,8 @@ class Extraction:
         leftover: list[BoundaryPoint] = []
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
-        for bp in pending:
+        points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
+        for i, bp in enumerate(pending):
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(_q(bp.x), _q(bp.normal)))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
@@ -536,8 +537,8 @@ class Extraction:
                 continue
             key = (signature, tuple(_q(bp.x)))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
-                self.walk_cache[key] = walker.walk(_q(bp.x), _q(bp.normal),
-                                                   signs=provisional.signs if provisional else None)
+                self.walk_cache[key] = walker.walk(*points[i], signs=provisional.signs if provisional else None,
+                                                   others=points[i + 1:])
             w = self.walk_cache[key]
             if w.status == "layer":
                 walks.append(w)

@@ -709,3 +709,35 @@ def test_a_glide_to_a_wrong_plane_is_caught_by_the_next_crossing_and_the_walk_me
     assert walk.status == "layer" and walk.failed >= 1
     ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c, _) in zip(walk.weights, order) if w is not None}
     assert len(ratios) == 1
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_points_of_the_same_neuron_lend_it_their_weights_and_other_neurons_points_never_do(seed):
+    """With layer 1's orientation known and a wide input, another boundary point of the walk's neuron gives the
+    weights of the neurons on there (BoundaryWalker.merge), all W_zj * c_j with the walk's one factor; points of
+    the other layer-2 neurons add nothing."""
+    from exactrev.deeper_layers import _WalkState
+    net = random_network([12, 6, 5, 1], seed=seed)
+    walker, points, order = _first_layer_walker(net, seed)
+    assume(len(order) == 6)
+    signs = [t for _, _, t in order]
+    by_neuron: dict[int, list] = {}
+    for bp in points:
+        z = _layer_two_neuron(net, bp)
+        if z is not None:
+            by_neuron.setdefault(z, []).append(([to_fmpq(v) for v in bp.x], [to_fmpq(v) for v in bp.normal]))
+    merged = 0
+    for z, own in by_neuron.items():
+        x, normal = own[0]
+        start = _WalkState([Anchor(x, normal)], [walker.known.region_key(x)], [None] * 6)
+        assume(walker.decompose(start.anchors[0], start.weights, signs, start.read))
+        foreign = [p for z2, ps in by_neuron.items() if z2 != z for p in ps]
+        alone = _WalkState(list(start.anchors), list(start.regions), list(start.weights), set(start.read))
+        walker.merge(alone, signs, foreign)
+        assert alone.weights == start.weights
+        walker.merge(start, signs, own[1:])
+        merged += sum(w is not None for w in start.weights) - sum(w is not None for w in alone.weights)
+        ratios = {frac(w) / (net.weights[1][z][j] * c) for w, (j, c, _) in zip(start.weights, order) if w is not None}
+        assert len(ratios) <= 1
+    assume(merged)
