@@ -531,11 +531,11 @@ class Extraction:
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
         for i, bp in enumerate(pending):
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
-            by = by or (provisional and provisional.explains(_q(bp.x), _q(bp.normal)))
+            by = by or (provisional and provisional.explains(*points[i]))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
                 origin[id(by)].append(bp)
                 continue
-            key = (signature, tuple(_q(bp.x)))
+            key = (signature, tuple(points[i][0]))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
                 self.walk_cache[key] = walker.walk(*points[i], signs=provisional.signs if provisional else None,
                                                    others=points[i + 1:])

@@ -196,7 +196,8 @@ class FirstLayerSearch:
         no neuron still unfound is active (geometry.jacobian_in_span: as many queries as there are normals, plus
         one, instead of n_in; checked, with coordinate steps where the check fails).  Later lines' kinks are
         mostly deeper neurons' (784-128-1: 129 queries per Jacobian instead of 784)."""
-        if not self.ar.exact or not self.accepted or not self.span_ok:
+        if not self.ar.exact or not self.accepted or not self.span_ok \
+                or len(self.accepted) >= self.ev.oracle.input_dim - 1:
             return None
         normals = [list(bp.normal) for bp in self.accepted]
         self.span = lambda x: normals if self.span_ok else []
