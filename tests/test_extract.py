@@ -682,24 +682,6 @@ def test_rejected_walks_sharing_a_row_no_neuron_has_name_a_missing_neuron():
     assert _unseen_neuron_note([(row, q(1)), ([2 * v for v in row], q(3))], [row]) == ""
 
 
-@pytest.mark.slow
-def test_a_nearly_always_active_neuron_that_breaks_the_next_layers_signs_is_named_with_its_row():
-    """4-6-6-6-1 seed 8: layer-2 neuron 4 is off only in a thin cone far out (about 0.5% of directions), so no walk
-    finds its boundary, and layer 3's signs have no solution without it.  The note names its row: it must be the
-    target's row for that neuron, in the recovered first layer's coordinates, up to a factor."""
-    net = random_network([4, 6, 6, 6, 1], seed=8)
-    result = extract(Oracle.from_network(net), seed=8)
-    note = next(u["reason"] for u in result.unidentified if "likely missing" in u["reason"])
-    named = [float(v) for v in note.split("proportional to [")[1].split("]")[0].split(", ")]
-    found = [[Fraction(v) for v in row] for row in result.network.weights[0]]
-    target = [[Fraction(v) for v in row] for row in net.weights[0]]
-    factor = [next(r[0] / t[0] for t in target if [r[0] * c for c in t] == [t[0] * c for c in r]) for r in found]
-    order = [next(i for i, t in enumerate(target) if [r[0] * c for c in t] == [t[0] * c for c in r]) for r in found]
-    row = [float(Fraction(net.weights[1][4][i]) / f) for i, f in zip(order, factor)]
-    scale = max(row, key=abs) / max(named, key=abs)
-    assert all(abs(a - scale * b) < 1e-3 * max(map(abs, row)) for a, b in zip(row, named))
-
-
 @pytest.mark.parametrize("seed", [0, 3])
 def test_a_provisional_layer_explains_points_of_walked_boundaries_anywhere_and_nothing_else(seed):
     """Walks of four layer-3 neurons, signs solved from them alone (no queries): a point of a walked boundary
