@@ -508,7 +508,8 @@ class BoundaryWalker:
         """Explore B_z from the boundary point x with local normal `normal` (Algorithm 2's inner loop).
         With `signs` (layer k-1's orientation, as the walks so far fix it) each anchor's normal also gives the
         weights of the neurons active there that no crossing measured (`decompose`); only the others need
-        crossings, and known boundaries are glided over (`glided`).  A crossing that contradicts such a weight
+        crossings, and known boundaries are glided over (`glided`); `others` (other boundary points, (x, normal))
+        may lend the weights of the neurons active at them (`merge`).  A crossing that contradicts such a weight
         (wrong signs, or a deeper neuron) discards them all and the walk goes on measuring by crossings alone."""
         start_q = self.ev.queries
         width = len(self.known.layers[self.k1].rows)
