@@ -13,7 +13,8 @@ from hypothesis import assume, currently_in_test_context, example, given, settin
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, max_abs, normalise
 from exactrev.deeper_layers import (MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor, BoundaryWalker, KnownLayer,
-                                   LayerNeuron, PartialNetwork, WalkNeuron, _exact_meeting, meeting_points, room_at)
+                                   LayerNeuron, PartialNetwork, WalkNeuron, _exact_meeting, _WalkState, meeting_points,
+                                   room_at)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq
@@ -717,7 +718,6 @@ def test_points_of_the_same_neuron_lend_it_their_weights_and_other_neurons_point
     """With layer 1's orientation known and a wide input, another boundary point of the walk's neuron gives the
     weights of the neurons on there (BoundaryWalker.merge), all W_zj * c_j with the walk's one factor; points of
     the other layer-2 neurons add nothing."""
-    from exactrev.deeper_layers import _WalkState
     net = random_network([12, 6, 5, 1], seed=seed)
     walker, points, order = _first_layer_walker(net, seed)
     assume(len(order) == 6)
