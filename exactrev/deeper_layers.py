@@ -277,6 +277,18 @@ def _combination(jh: fmpq_mat, cols: Sequence[int], rhs: Sequence[Q]) -> tuple[b
     return True, [red[i, len(cols)] for i in range(len(cols))]
 
 
+def _coefficients(vals: Sequence[Q], weights: Sequence[Q | None], signs: Sequence[int | None]) -> list[Q] | None:
+    """W_zj t_j for the layer-(k-1) neurons active at a point (t_j h_j > 0, `vals` their h_j there), 0 for the
+    others: grad z and z minus its bias are these times the gradients and values (see BoundaryWalker.decompose).
+    None if a sign, or an active neuron's weight, is unknown."""
+    coefs = []
+    for w, t, v in zip(weights, signs, vals):
+        if t is None or (w is None and t * v > 0):
+            return None
+        coefs.append(w * t if t * v > 0 else fmpq(0))
+    return coefs
+
+
 def reject(u: Sequence[Q], e: Sequence[Q]) -> list[Q]:
     """u minus its projection on e (e nonzero): u - (u.e / e.e) e, the two inner products taken once."""
     c = dot(u, e) / dot(e, e)
@@ -681,15 +693,10 @@ class BoundaryWalker:
 
     def _level(self, x: Sequence[Q], weights: Sequence[Q | None], signs: Sequence[int | None]) -> Q | None:
         """sum_j W_zj t_j h_j(x) over the neurons active at x (z(x) minus its bias, on the walk's scale); None
-        if a weight is unknown there."""
+        where `_coefficients` is."""
         vals = self.known.values(x)[self.k1]
-        total = fmpq(0)
-        for w, t, v in zip(weights, signs, vals):
-            if t is not None and t * v > 0:
-                if w is None:
-                    return None
-                total += w * t * v
-        return total
+        coefs = _coefficients(vals, weights, signs)
+        return None if coefs is None else dot(coefs, vals)
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
                  near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:
@@ -910,15 +917,8 @@ class BoundaryWalker:
         if any(v == 0 for vals, _ in mats for v in vals):
             return None
         vals, jh = mats[self.k1]
-        grad = [fmpq(0)] * self.known.n_in
-        for j, (t, h) in enumerate(zip(signs, vals)):
-            if t is None:
-                return None
-            if t * h > 0:
-                if weights[j] is None:
-                    return None
-                grad = [g + weights[j] * t * jh[j, d] for d, g in enumerate(grad)]
-        return grad
+        coefs = _coefficients(vals, weights, signs)
+        return None if coefs is None else (fmpq_mat(1, len(coefs), coefs) * jh).entries()
 
     def _inside(self, q: Sequence[Q], u: Sequence[Q], key: tuple, tries: int = 12) -> list[Q] | None:
         """A point q + s u in the known layers' region `key` (s halved from half the way to the next known
@@ -927,7 +927,8 @@ class BoundaryWalker:
         s = fmpq(1) if ahead is None else ahead[0] / 2
         for _ in range(tries):
             y = [qi + s * ui for qi, ui in zip(q, u)]
-            if self.known.region_key(y) == key and not self.known.on_known_boundary(y):
+            vals = [v for layer in self.known.values(y) for v in layer]
+            if all(v != 0 for v in vals) and tuple(v > 0 for v in vals) == key:     # region_key, off every boundary
                 return y
             s /= 2
         return None
