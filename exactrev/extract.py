@@ -28,7 +28,8 @@ from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
 from .extract_numeric import NumericLayers
-from .geometry import Evaluator, Line, LineScan, geometric_grid, points_on_line, region_point
+from .geometry import (Evaluator, Line, LineScan, geometric_grid, points_on_line, points_on_line_predicted,
+                       region_point)
 from .layer_signs import SignSystem, sign_system
 from .network import Network
 from .output_bends import weights_from_line_kinks, weights_from_output_bends, weights_up_to_combination
@@ -427,8 +428,11 @@ class Extraction:
             base = search.random_line()
             line = Line(tuple(2 ** (i % reach) * v for v in base.p), base.d)
             knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
-            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
-                                  expected=knots)
+            if self.ar.exact:
+                scan = points_on_line_predicted(self.ev, line, -half, half, knots, self.rng)
+            else:
+                scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
+                                      expected=knots)
             self.verify_scans.append((line, scan))
         return self.verify_scans[len(self.verify_scans) - count:]
 

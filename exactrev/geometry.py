@@ -15,6 +15,9 @@ them, and two pieces meeting at a predicted t (exactly, or within `loose` of the
 are accepted when f(t) lies on them (1 query instead of 3): other kinks in the interval would put the
 meeting point there only by a coincidence (of measure zero when exact), except a bump of a deeper neuron
 active on a stretch around t (the outer pieces then still meet at t), which f(t) sees.
+Where a known network predicts every kink (verification lines, points_on_line_predicted), f is asked at each
+predicted t and at one random point between each two: 2 queries per kink; only intervals whose three points
+are not on one affine piece are searched.
 """
 
 from __future__ import annotations
@@ -175,13 +178,72 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     rng = rng or random.Random(0)
     delta = _end_offset(ar, lo, hi)
     first, last = ends or line_ends(ev, line, lo, hi)
-    kinks: list[Kink] = []
-    unresolved: list[tuple[Number, Number, str]] = []
     expected = sorted({t for t in expected if lo + delta < t < hi - delta})
     if expected:
         grid = [g for g in grid if not expected[0] <= g <= expected[-1]] + [
             ar.simple_near((s + e) / 2, (e - s) / 8) for s, e in zip(expected, expected[1:])]
     stack = _initial_intervals(ev, line, lo, hi, first, last, sorted(g for g in grid if lo < g < hi), expected)
+    kinks, unresolved = _search(ev, line, stack, expected, rng, max_steps, lo, hi)
+    return _line_scan(line, lo, hi, first, kinks, unresolved)
+
+
+def points_on_line_predicted(ev: Evaluator, line: Line, lo: Number, hi: Number, expected: Sequence[Number],
+                             rng: random.Random, max_steps: int = 4000) -> LineScan:
+    """points_on_line in exact mode where `expected` holds every kink a known network predicts (a verification
+    line): f at each predicted t and at one random point between each two (and between each end and the nearest
+    one), about 2 queries per kink instead of 3 to 4.  An interval whose two ends and random point lie on one
+    affine piece is that piece, kink-free (the module doc's rule: a piece confirmed at 3 points is a true piece;
+    one kink inside would bend it); a predicted t with different pieces on its two sides is a kink.  Any other
+    interval is searched as points_on_line searches, from pieces measured just inside it (1 query each)."""
+    first, last = line_ends(ev, line, lo, hi)
+    delta = _end_offset(ev.arith, lo, hi)
+    knots = sorted({t for t in expected if lo + delta < t < hi - delta})
+    bounds = [lo] + knots + [hi]
+    mids = [a + (b - a) * ev.arith.num(rng.randint(1, (1 << 20) - 1)) / (1 << 20) for a, b in zip(bounds, bounds[1:])]
+    values = ev.on_line(line, knots + mids)
+    f = dict(zip(knots, values))
+    pieces: list[Piece | None] = []                 # each interval's piece, None where its points disagree
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        piece = first if i == 0 else last if i == len(knots) else chord(a, f[a], b, f[b])
+        checks = [(t, f[t]) for t in (a, b) if t in f] + [(mids[i], values[len(knots) + i])]
+        agree = all(piece.at(t) == v for t, v in checks) and (bool(knots) or first.same_on(last, ev.arith, lo, hi))
+        pieces.append(piece if agree else None)
+    inner = _pieces_inside(ev, line, bounds, pieces, f, first, last)
+    stack = [(a, b, *inner[i]) for i, (a, b) in enumerate(zip(bounds, bounds[1:])) if pieces[i] is None]
+    kinks, unresolved = _search(ev, line, stack, knots, rng, max_steps, lo, hi)
+    for i, t in enumerate(knots):
+        left = pieces[i] or inner[i][1]
+        right = pieces[i + 1] or inner[i + 1][0]
+        if left.at(t + 1) != right.at(t + 1):
+            kinks.append(Kink(t, tuple(line.at(t)), left, right))
+    return _line_scan(line, lo, hi, first, kinks, unresolved)
+
+
+def _pieces_inside(ev: Evaluator, line: Line, bounds: Sequence[Number], pieces: Sequence[Piece | None],
+                   f: dict, first: Piece, last: Piece) -> list[tuple[Piece, Piece]]:
+    """For each interval [bounds[i], bounds[i+1]] whose piece is None: the pieces just inside its two ends, chords
+    from f at the end (`f`, asked already) and at one point a tiny step inside (one query, all in one batch);
+    `first` and `last` stand at the scan's own ends.  Intervals with a piece get it at both ends."""
+    ar, todo = ev.arith, []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        if pieces[i] is None:
+            eta = _offset(ar, b - a, max(abs(a), abs(b)))
+            todo += [(i, 0, a, a + eta)] if i > 0 else []
+            todo += [(i, 1, b, b - eta)] if i < len(bounds) - 2 else []
+    steps = ev.on_line(line, [s for _, _, _, s in todo])
+    out = [[p, p] if p is not None else [first, last] for p in pieces]
+    for (i, side, t, s), fs in zip(todo, steps):
+        out[i][side] = chord(t, f[t], s, fs) if side == 0 else chord(s, fs, t, f[t])
+    return [tuple(p) for p in out]
+
+
+def _search(ev: Evaluator, line: Line, stack: list[tuple[Number, Number, Piece, Piece]], expected: Sequence[Number],
+            rng: random.Random, max_steps: int, lo: Number, hi: Number) -> tuple[list[Kink], list]:
+    """The kinks inside the stack's intervals (a, b, piece just right of a, piece just left of b), and the
+    intervals left unresolved (see the module doc)."""
+    ar = ev.arith
+    kinks: list[Kink] = []
+    unresolved: list[tuple[Number, Number, str]] = []
     steps = 0
     while stack:
         a, b, left, right = stack.pop()
@@ -225,6 +287,11 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
             continue
         stack.append((split.t0, b, split, right))
         stack.append((a, split.t0, left, split))
+    return kinks, unresolved
+
+
+def _line_scan(line: Line, lo: Number, hi: Number, first: Piece, kinks: list[Kink], unresolved: list) -> LineScan:
+    """The LineScan of [lo, hi] from its kinks (any order) and the piece at lo."""
     kinks.sort(key=lambda k: k.t)
     bounds = [lo] + [k.t for k in kinks] + [hi]
     pieces = [first] + [k.right for k in kinks]

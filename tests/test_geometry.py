@@ -11,8 +11,9 @@ from hypothesis import assume, given, settings, strategies as st
 from exactrev import Network, Oracle, random_network
 from exactrev.arith import Arith
 from exactrev.numbers import to_fmpq
+from exactrev.deeper_layers import KnownLayer, PartialNetwork
 from exactrev.geometry import (RECENT, Evaluator, Line, geometric_grid, jacobian_at, jacobian_in_span, points_on_line,
-                               rank_one_normal)
+                               points_on_line_predicted, rank_one_normal)
 
 
 def true_jacobian(net, x):
@@ -135,6 +136,55 @@ def test_predicted_kinks_are_found_exactly(seed, n_in):
     assert rounded.unresolved == []
     assert all(min(abs(k.t - float(e.t)) for e in plain.kinks + scan.kinks) < 1e-9 * max(1.0, abs(k.t))
                for k in rounded.kinks)
+
+
+def network_knots(net: Network, line: Line, lo: Fraction, hi: Fraction) -> list[Fraction]:
+    """Every t in (lo, hi) where a hidden preactivation of `net` changes sign along `line`."""
+    known = PartialNetwork(net.input_dim, [KnownLayer([[to_fmpq(v) for v in row] for row in w],
+                                                      [to_fmpq(v) for v in b], True)
+                                           for w, b in zip(net.weights[:-1], net.biases[:-1])])
+    q = [to_fmpq(v) for v in line.p], [to_fmpq(v) for v in line.d]
+    return [Fraction(int(t.p), int(t.q)) for t in known.knots_on_line(*q, to_fmpq(lo), to_fmpq(hi))[1:-1]]
+
+
+def damaged(net: Network, rng: random.Random, how: str) -> Network:
+    """`net` with one hidden neuron dropped, or with one hidden bias moved by 1/7: a wrong prediction."""
+    weights, biases = [[list(r) for r in w] for w in net.weights], [list(b) for b in net.biases]
+    k = rng.randrange(len(weights) - 1)
+    i = rng.randrange(len(weights[k]))
+    if how == "shift" or len(weights[k]) == 1:
+        biases[k][i] += Fraction(1, 7)
+    else:
+        del weights[k][i], biases[k][i]
+        for row in weights[k + 1]:
+            del row[i]
+    return Network(weights, biases)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), n_in=st.integers(1, 5), depth=st.integers(1, 3), n_out=st.integers(1, 3),
+       how=st.sampled_from(["same", "drop", "shift"]))
+def test_a_scan_with_every_kink_predicted_finds_what_the_plain_scan_finds(seed, n_in, depth, n_out, how):
+    """points_on_line_predicted (verification lines) finds the plain scan's kinks and pieces exactly, whether the
+    network predicting them is the target itself or has a neuron missing or a bias moved; with the target's own
+    prediction it asks f at each predicted kink, one point between each two and the two end pieces only."""
+    rng = random.Random(seed)
+    net = random_network([n_in] + [rng.randint(2, 6) for _ in range(depth)] + [n_out], seed=seed)
+    line = random_line(rng, n_in)
+    lo, hi = Fraction(-64), Fraction(64)
+    knots = network_knots(net if how == "same" else damaged(net, rng, how), line, lo, hi)
+    oracle = Oracle.from_network(net)
+    plain = points_on_line(Evaluator(oracle, Arith("exact")), line, lo, hi,
+                           grid=geometric_grid(Fraction(64), Arith("exact")))
+    before = oracle.queries
+    scan = points_on_line_predicted(Evaluator(oracle, Arith("exact")), line, lo, hi, knots, random.Random(seed))
+    assert scan.unresolved == []
+    assert [k.t for k in scan.kinks] == [k.t for k in plain.kinks]
+    for (a, b, piece), (_, _, expected) in zip(scan.regions, plain.regions):
+        t = a + (b - a) / 3
+        assert piece.at(t) == expected.at(t) == net.evaluate_batch([line.at(t)])[0]
+    if how == "same":
+        assert oracle.queries - before <= 2 * len(knots) + 5
 
 
 def test_an_exact_evaluator_asks_a_recent_point_once_and_a_rounding_one_every_time():
