@@ -699,7 +699,8 @@ class BoundaryWalker:
         return None if coefs is None else dot(coefs, vals)
 
     def confirms(self, neuron: LayerNeuron, unmeasured: Sequence[int] = (), points: int = CONFIRM_POINTS,
-                 near: Sequence[Q] | None = None, visited: frozenset = frozenset()) -> bool:
+                 near: Sequence[Q] | None = None, visited: frozenset = frozenset(),
+                 record: list[list[Q]] | None = None) -> bool:
         """Far from the walk, predicted points of B_z (zeros of the neuron's formula on random lines through
         boxes of half-width 1..2^7) show a kink exactly there: every probe must be "on", at least CONFIRM_MIN
         of them (up to `points`), and for each `unmeasured` layer-(k-1) neuron j (weight set to 0, B_j never
@@ -719,7 +720,8 @@ class BoundaryWalker:
         then visited every region of B_z they reach, and not_refuted still compares layer k's patterns.
         (Lines near the walk only as a second resort: a deeper neuron's formula often fits well beyond the
         regions its walk visited, and far lines are what reject it.  Not asked of the far lines: in two
-        dimensions a walk may have visited every region its boundary passes through.)"""
+        dimensions a walk may have visited every region its boundary passes through.)
+        The points probed "on" are appended to `record` (refuted_elsewhere counts them again)."""
         n = self.known.n_in
         on, outside = 0, False           # outside: a point probed "on" lies in a region the walk did not visit
         elsewhere = False                # a predicted point near the walk lies in a region it did not visit
@@ -751,22 +753,27 @@ class BoundaryWalker:
                     on += 1
                     shown |= active
                     outside |= fresh
+                    if record is not None:
+                        record.append(x)
                 elif verdict != "flat":
                     return False
         return on >= min(points, CONFIRM_MIN) and shown >= seen and (outside or not local or not elsewhere)
 
     def refuted_elsewhere(self, neuron: LayerNeuron, layer: PartialNetwork, i: int, walk: Walk,
-                          points: int = CONFIRM_MIN) -> bool:
+                          points: int = CONFIRM_MIN, shown: Sequence[Sequence[Q]] = ()) -> bool:
         """Whether the oracle shows no kink at a predicted point of B_z (neuron i of `layer`, the known layers
         with the tentative layer k on top) where the other layer-k neurons are on and off otherwise than at
         every anchor of the neuron's walk.  A deeper neuron's walk stays where layer k's pattern is one (its
         boundary bends where that changes), and its formula is that neuron's only there; a layer-k neuron's
-        boundary does not care.  Probes up to `points` such points; False if none is found."""
+        boundary does not care.  Probes up to `points` such points; False if none is found.  Points where a
+        probe showed the kink already (`shown`: `confirms` records them) count without queries if z's formula
+        vanishes there and the pattern is new."""
         def pattern(x: Sequence[Q]) -> tuple:
             return tuple(v > 0 for j, v in enumerate(layer.values(x)[-1]) if j != i)
 
         seen = {pattern(a.x) for a in walk.anchors}
-        n, on = self.known.n_in, 0
+        n = self.known.n_in
+        on = sum(1 for x in shown if pattern(x) not in seen and neuron.value(x) == 0)
         for line in range(CONFIRM_LINES):
             if on >= points:
                 break

@@ -593,16 +593,17 @@ class Extraction:
                      f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 case 1); "
                      "set to 0" for j in missing} for w, missing in zip(walks, unknown)]   # per walk: why W_zj is 0
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
-        confirmed = self.settle_distinct(walker, walks, rows, bias, notes)
+        confirmed, shown = self.settle_distinct(walker, walks, rows, bias, notes)
         self.rejected = [(r, b) for r, b, n, ok in zip(rows, bias, notes, confirmed) if ok is False and not n]
         leftover += [bp for w, ok in zip(walks, confirmed) if ok is False for bp in origin[id(w)]]
-        rows, bias, walks, notes = ([x for x, ok in zip(xs, confirmed) if ok] for xs in (rows, bias, walks, notes))
+        rows, bias, walks, notes, shown = ([x for x, ok in zip(xs, confirmed) if ok]
+                                           for xs in (rows, bias, walks, notes, shown))
         if not rows:
             self.unidentified.append({"layer": k, "neuron": None, "reason": "no walk's neuron predicted its "
                                       "boundary far from the walk (deeper neurons or invisible boundaries)"})
             return None
         distinct = _distinct_neurons(rows, bias)
-        keep = self.not_refuted(walker, walks, rows, bias, distinct)
+        keep = self.not_refuted(walker, walks, rows, bias, distinct, shown)
         if not keep:
             self.unidentified.append({"layer": k, "neuron": None, "reason": "every walk's neuron was refuted where "
                                       "the layer's other neurons switch otherwise than along its walk (deeper "
@@ -619,15 +620,16 @@ class Extraction:
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
 
     def not_refuted(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
-                    keep: list[int]) -> list[int]:
+                    keep: list[int], shown: Sequence[list]) -> list[int]:
         """`keep` without the neurons whose boundary is not where their formula predicts it, at points where the
-        other new neurons are on and off otherwise than along the walk (BoundaryWalker.refuted_elsewhere): deeper
-        neurons that the checks of settle could not tell from a layer-k one."""
+        other new neurons are on and off otherwise than along the walk (BoundaryWalker.refuted_elsewhere, which
+        counts the points settle's probes showed on B_z, `shown`, first): deeper neurons that the checks of
+        settle could not tell from a layer-k one."""
         fixed = PartialNetwork(self.oracle.input_dim, self.layers)
         layer = PartialNetwork(self.oracle.input_dim, self.layers + [
             KnownLayer([rows[i] for i in keep], [bias[i] for i in keep], fixed=False)])
         return [i for pos, i in enumerate(keep) if not walker.refuted_elsewhere(
-            LayerNeuron(fixed, rows[i], bias[i]), layer, pos, walks[i])]
+            LayerNeuron(fixed, rows[i], bias[i]), layer, pos, walks[i], shown=shown[i])]
 
     def mostly_on(self, known: PartialNetwork, j: int) -> bool:
         """Neuron j of the last known layer is on at more than half of ORIENT_POINTS random points (boxes of
@@ -636,27 +638,29 @@ class Extraction:
         return 2 * sum(known.values(x)[-1][j] > 0 for x in pts) > len(pts)
 
     def settle_distinct(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
-                        notes: list) -> list[bool | None]:
+                        notes: list) -> tuple[list[bool | None], list[list]]:
         """Settle each walk's neuron (rows and notes updated in place), the most complete walks first: True if
         confirmed, False if not, None for a walk whose neuron is one already confirmed (equal up to a factor on
-        the bias and the weights both measured: not settled again).  Walks are told apart only now, with the
+        the bias and the weights both measured: not settled again); and per walk the points its probes showed on
+        B_z.  Walks are told apart only now, with the
         biases known: a deeper neuron's walk where one neuron of layer k is active has that neuron's weights
         times a factor, and only its bias shows it is another neuron.  Weights a walk missed that another walk of
         the same neuron measured are taken from that walk first (_fill_from_twins)."""
         fixed = PartialNetwork(self.oracle.input_dim, self.layers)
         confirmed: list[bool | None] = [None] * len(rows)
+        shown: list[list] = [[] for _ in rows]
         for i in sorted(range(len(rows)), key=lambda i: len(notes[i])):
             if any(confirmed[j] and _same_neuron((rows[i], bias[i], notes[i]), (rows[j], bias[j], notes[j]))
                    for j in range(len(rows))):
                 continue
             _fill_from_twins(rows, bias, notes, i)
-            rows[i], notes[i], confirmed[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]), notes[i],
-                                                          walks[i])
-        return confirmed
+            rows[i], notes[i], confirmed[i], shown[i] = self.settle(walker, LayerNeuron(fixed, rows[i], bias[i]),
+                                                                    notes[i], walks[i])
+        return confirmed, shown
 
     def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], walk: Walk) -> tuple:
-        """(row, notes, confirmed) of a walk's neuron after measure_unmet and BoundaryWalker.confirms (some of
-        whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
+        """(row, notes, confirmed, points its probes showed on B_z) of a walk's neuron after measure_unmet and
+        BoundaryWalker.confirms (some of whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
         neuron: same answer, no queries) -- unless it was rejected with weights still unmeasured: a weight from a
         neuron active on a small part of B_z is easily missed, so later rounds try again, each with twice the
         random starts of the one before, farther out, up to SETTLE_ATTEMPTS times."""
@@ -667,11 +671,12 @@ class Extraction:
         if verdict is None or (verdict[2] is False and verdict[1] and attempts < SETTLE_ATTEMPTS):
             self.measure_unmet(walker, neuron, notes, attempts)
             visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
+            shown: list[list[fmpq]] = []
             verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
-                                                          visited=visited))
+                                                          visited=visited, record=shown), shown)
             self.settled[key] = (attempts + 1, verdict)
-        row, notes, ok = verdict
-        return list(row), dict(notes), ok        # copies: the output's fit sets weights in the layer's rows
+        row, notes, ok, shown = verdict
+        return list(row), dict(notes), ok, shown     # copies: the output's fit sets weights in the layer's rows
 
     def measure_unmet(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], attempt: int) -> None:
         """Weights set to 0 because the walk never met B_j (the keys of `notes`), measured where the neuron's

@@ -12,9 +12,9 @@ from hypothesis import assume, currently_in_test_context, example, given, settin
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, max_abs, normalise
-from exactrev.deeper_layers import (MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor, BoundaryWalker, KnownLayer,
-                                   LayerNeuron, PartialNetwork, WalkNeuron, _exact_meeting, _WalkState, meeting_points,
-                                   room_at)
+from exactrev.deeper_layers import (CONFIRM_MIN, MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor, BoundaryWalker,
+                                   KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, _exact_meeting, _WalkState,
+                                   meeting_points, room_at)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq
@@ -226,32 +226,63 @@ def _zeros(neuron, rng: random.Random, scale: int, count: int, lines: int = 4000
     return found[:count]
 
 
-@pytest.mark.parametrize("seed", [0, 3])
-def test_a_deeper_formula_is_refuted_where_the_other_new_neurons_change_and_true_neurons_never_are(seed):
-    """With layer 2 tentatively built from the target's neurons and the formula a layer-3 neuron shows in the
-    region of layer 2 its walk stayed in, predicted points of that formula where the other layer-2 neurons
-    switch otherwise show no kink; a true layer-2 neuron's boundary is there whatever they do."""
-    from exactrev.deeper_layers import Anchor, LayerNeuron, Walk
+def _tentative_layer_2(seed: int):
+    """4-6-6-6-1: layer 2 tentatively built from the target's neurons plus (neuron 6) the formula layer-3
+    neuron 0 shows in the region of layer 2 around x0, a point of its boundary; with a walker on layer 1."""
     net = random_network([4, 6, 6, 6, 1], seed=seed)
     known3 = PartialNetwork(4, target_layers(net, 2))
     x0 = _zeros(LayerNeuron(known3, net.weights[2][0], net.biases[2][0]), random.Random(seed), 4, 1)[0]
-    known, true, deeper = _layer_formulas(net, 2, 0, x0)
+    known, _, deeper = _layer_formulas(net, 2, 0, x0)
     rows2 = [[fmpq(v.numerator, v.denominator) for v in r] for r in net.weights[1]]
     bias2 = [fmpq(b.numerator, b.denominator) for b in net.biases[1]]
     tentative = PartialNetwork(4, target_layers(net, 1) + [KnownLayer(rows2 + [deeper.row], bias2 + [deeper.bias],
                                                                       False)])
     walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
                             random.Random(0))
+    trues = [LayerNeuron(known, rows2[z], bias2[z]) for z in range(6)]
+    return walker, tentative, trues, deeper, x0
 
-    def walk_from(neuron: LayerNeuron, x) -> Walk:
-        return Walk([Anchor(x, neuron.value_grad(x)[1])], [None] * 6, "layer")
 
+def _walk_from(neuron, x):
+    """A walk of one anchor at x on the neuron's boundary."""
+    return Walk([Anchor(x, neuron.value_grad(x)[1])], [None] * 6, "layer")
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_deeper_formula_is_refuted_where_the_other_new_neurons_change_and_true_neurons_never_are(seed):
+    """With layer 2 tentatively built from the target's neurons and the formula a layer-3 neuron shows in the
+    region of layer 2 its walk stayed in, predicted points of that formula where the other layer-2 neurons
+    switch otherwise show no kink; a true layer-2 neuron's boundary is there whatever they do."""
+    walker, tentative, trues, deeper, x0 = _tentative_layer_2(seed)
     assert deeper.value(x0) == 0
-    assert walker.refuted_elsewhere(deeper, tentative, 6, walk_from(deeper, x0))
-    for z in range(6):
-        neuron = LayerNeuron(known, rows2[z], bias2[z])
+    assert walker.refuted_elsewhere(deeper, tentative, 6, _walk_from(deeper, x0))
+    for z, neuron in enumerate(trues):
         y = _zeros(neuron, random.Random(z), 4, 1)[0]
-        assert not walker.refuted_elsewhere(neuron, tentative, z, walk_from(neuron, y))
+        assert not walker.refuted_elsewhere(neuron, tentative, z, _walk_from(neuron, y))
+
+
+def test_points_confirms_showed_on_a_boundary_spare_refuted_elsewhere_its_queries():
+    """The points where confirms' probes saw a true neuron's kink count for refuted_elsewhere without queries
+    when they lie where the other layer-2 neurons switch otherwise than at the walk; they do not count for a
+    formula that does not vanish there (the deeper one is still refuted with them)."""
+    walker, tentative, trues, deeper, x0 = _tentative_layer_2(0)
+    spared = 0
+    for z, neuron in enumerate(trues):
+        shown: list = []
+        assert walker.confirms(neuron, record=shown) and shown
+        assert all(neuron.value(x) == 0 for x in shown)
+        y = _zeros(neuron, random.Random(z), 4, 1)[0]
+
+        def pattern(x):
+            return tuple(v > 0 for j, v in enumerate(tentative.values(x)[-1]) if j != z)
+
+        before = walker.ev.queries
+        assert not walker.refuted_elsewhere(neuron, tentative, z, _walk_from(neuron, y), shown=shown)
+        if sum(pattern(x) != pattern(y) for x in shown) >= CONFIRM_MIN:
+            assert walker.ev.queries == before
+            spared += 1
+        assert walker.refuted_elsewhere(deeper, tentative, 6, _walk_from(deeper, x0), shown=shown)
+    assert spared >= 3
 
 
 def test_a_neuron_active_almost_everywhere_is_confirmed_by_lines_near_its_walk():

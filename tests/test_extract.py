@@ -427,11 +427,11 @@ def test_a_round_without_an_output_scans_more_lines_farther_out(monkeypatch):
     fails, so there is no point check.  The verification lines of such a round then include UNSOLVED_LINES
     through points up to 128 units out, and they find kinks on its boundary (and on layer-3 boundaries where it
     is on); without them, with this run seed, nothing is found.  (With layers 3 and 4 exact as here, the usual
-    VERIFY_LINES alone miss it for run seeds 8 and 9 of 0..9; in the whole extraction they missed it.)"""
+    VERIFY_LINES alone miss it for run seeds 3, 7 and 8 of 0..11; in the whole extraction they missed it.)"""
     net = random_network([3, 6, 6, 6, 2], seed=7)
 
     def lines_of_a_round_without_neuron_1() -> list:
-        run = Extraction(Oracle.from_network(net), 9)
+        run = Extraction(Oracle.from_network(net), 8)
         run.layers = target_layers(net)
         run.layers[1].rows.pop(1)
         run.layers[1].bias.pop(1)
