@@ -660,10 +660,11 @@ class Extraction:
 
     def settle(self, walker: BoundaryWalker, neuron: LayerNeuron, notes: dict[int, str], walk: Walk) -> tuple:
         """(row, notes, confirmed, points its probes showed on B_z) of a walk's neuron after measure_unmet and
-        BoundaryWalker.confirms (some of whose lines pass near the walk, see there), remembered for the rounds after (same known layers, same
-        neuron: same answer, no queries) -- unless it was rejected with weights still unmeasured: a weight from a
-        neuron active on a small part of B_z is easily missed, so later rounds try again, each with twice the
-        random starts of the one before, farther out, up to SETTLE_ATTEMPTS times."""
+        BoundaryWalker.confirms (some of whose lines pass near the walk, see there), remembered for the rounds
+        after (same known layers, same neuron: same answer, no queries) -- unless it was rejected with weights
+        still unmeasured: a weight from a neuron active on a small part of B_z is easily missed, so later rounds
+        try again, each with twice the random starts of the one before, farther out, up to SETTLE_ATTEMPTS
+        times."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))

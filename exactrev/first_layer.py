@@ -46,12 +46,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import mpmath
+from flint import fmpq_mat
 
 from .arith import Arith, dot, max_abs, normalise
 from .errors import BudgetExceeded
-from .geometry import (Evaluator, Line, LineScan, geometric_grid, jump_split, points_on_line, refined_kink,
-                       region_jacobian)
-from .numbers import integers_over_lcm
+from .geometry import (SPAN_RETRIES, Evaluator, Line, LineScan, geometric_grid, jump_split, points_on_line,
+                       refined_kink, region_jacobian, region_t)
+from .numbers import integers_over_lcm, to_fmpq
 from .oracle import Oracle
 
 Number = Any
@@ -62,6 +63,7 @@ MAX_LINES = 8
 PROBE_BITS = {True: 30, False: 9}        # exact / rounding: probes 2**bits..2**(bits+2) times |x| away
 CONFIRMING_DIRECTIONS = {True: 1, False: 2}   # TestHyperplane: directions seen "on" on both sides
 TEST_DIRECTIONS = (2, 5)      # of the 2 directions tried, or 5 if a probe saw a kink on the plane
+MEASURED_KEPT = 64            # Jacobians (with their points) kept for active_at
 
 
 @dataclass
@@ -130,6 +132,7 @@ class FirstLayerSearch:
         self.integer_planes: dict[int, tuple[BoundaryPoint, list[int]]] = {}   # see integer_plane
         self.span: Basis | None = None               # see accepted_span
         self.span_size, self.span_ok = 0, True
+        self.measured: list[tuple[list[Number], list]] = []    # (x, Jacobian there), the last few (see active_at)
 
     # ------------------------------------------------------------ driver
     def run(self, max_lines: int = MAX_LINES) -> None:
@@ -195,23 +198,61 @@ class FirstLayerSearch:
         """Exact mode, once hyperplanes are accepted: their normals, which span every Jacobian's rows wherever
         no neuron still unfound is active (geometry.jacobian_in_span: as many queries as there are normals, plus
         one, instead of n_in; checked, with coordinate steps where the check fails).  Later lines' kinks are
-        mostly deeper neurons' (80-40-20-1: 41 queries per Jacobian instead of 80)."""
+        mostly deeper neurons' (80-40-20-1: 41 queries per Jacobian instead of 80).  Where Jacobians measured
+        before tell which of them are on (active_at), the normals of those only (80-40-20-1: about 21)."""
         if not self.ar.exact or not self.accepted or not self.span_ok \
                 or len(self.accepted) >= self.ev.oracle.input_dim - 1:
             return None
         normals = [list(bp.normal) for bp in self.accepted]
-        self.span = lambda x: normals if self.span_ok else []
-        self.span_size = len(normals)
+        active = self.active_at(normals)
+
+        def span(x: Sequence[Number]) -> list:
+            rows = [] if not self.span_ok else normals if active is None else \
+                [w for w, on in zip(normals, active(x)) if on]
+            self.span_size = len(rows)
+            return rows
+        self.span = span
         return self.span
+
+    def active_at(self, normals: list[list[Number]]) -> Callable[[Sequence[Number]], list[bool]] | None:
+        """x -> which accepted neurons may be on at x, from Jacobians measured at points x0 off every accepted
+        plane whose rows are combinations sum_j c_j w_j of the accepted normals (exactly: every neuron on there
+        is accepted).  c_j != 0 only for neurons on at x0, so such a neuron is on exactly on x0's side of its
+        plane; a neuron that no such Jacobian shows (off at each x0, or on without reaching the output) may be
+        on anywhere.  None if no measured Jacobian shows any neuron."""
+        planes = [(bp.normal, bp.bias) for bp in self.accepted]
+
+        def sides(x: Sequence[Number]) -> list[int]:
+            return [(v > 0) - (v < 0) for v in (dot(w, x) + b for w, b in planes)]
+
+        W = fmpq_mat([[to_fmpq(v) for v in w] for w in normals]).transpose()     # n_in x k
+        on_side: list[int | None] = [None] * len(normals)       # the side of its plane where neuron j is on
+        for x0, jac in self.measured:
+            ref = sides(x0)
+            coefs = [_combination(W, row) for row in jac]
+            if 0 in ref or None in coefs:
+                continue
+            for j in range(len(normals)):
+                if any(c[j] != 0 for c in coefs):
+                    on_side[j] = ref[j]
+        if all(s is None for s in on_side):
+            return None
+        return lambda x: [s == 0 or on is None or s == on for s, on in zip(sides(x), on_side)]
 
     def jacobian(self, scan: LineScan, r: int, t: Number | None = None, basis: Basis | None = None) -> list | None:
         """geometry.region_jacobian; steps along the accepted normals (`accepted_span`) stop for good once they
-        miss (more queries than one per normal and one: a neuron still unfound is active there, and later tries
-        would spend those queries in vain first)."""
+        miss (every step size jacobian_in_span tries fails, and coordinate steps follow: a neuron still unfound is
+        active there, and later tries would spend those queries in vain first).  A smaller step that passes is
+        no miss: the first step left the region (80-40-20-1's second line then measured its last Jacobians with
+        80 queries instead of 41)."""
         start = self.ev.queries
         jac = region_jacobian(self.ev, scan, r, t=t, basis=basis)
-        if basis is not None and basis is self.span and self.ev.queries - start > self.span_size + 1:
+        missed = self.ev.queries - start > SPAN_RETRIES * (self.span_size + 1)
+        if basis is not None and basis is self.span and missed:
             self.span_ok = False
+        if jac is not None and self.ar.exact:
+            x = scan.line.at(region_t(scan, r, t, self.ar))
+            self.measured = self.measured[-MEASURED_KEPT + 1:] + [(x, jac)]
         return jac
 
     def plane_through(self, x: Sequence[Number], planes: Sequence[BoundaryPoint]) -> BoundaryPoint | None:
@@ -533,3 +574,14 @@ def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
     """The t where `line` crosses bp's plane (None if parallel)."""
     nd = dot(bp.normal, line.d)
     return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd
+
+
+def _combination(W, v: Sequence[Number]) -> list | None:
+    """c with W c = v exactly (W: fmpq_mat, independent columns), or None if v is no combination of them."""
+    target = fmpq_mat(W.nrows(), 1, [to_fmpq(x) for x in v])
+    gram = W.transpose() * W
+    try:
+        c = gram.solve(W.transpose() * target)
+    except (ZeroDivisionError, ValueError):
+        return None
+    return c.entries() if W * c == target else None

@@ -37,6 +37,7 @@ from .oracle import Oracle
 Number = Any
 Vec = list
 RECENT = 64          # exact answers an Evaluator remembers (see Evaluator)
+SPAN_RETRIES = 4     # step sizes jacobian_in_span tries before it gives up
 
 
 class Evaluator:
@@ -462,6 +463,12 @@ def jacobian_at(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direct
     return None
 
 
+def region_t(scan: LineScan, r: int, t: Number | None, ar: Arith) -> Number:
+    """Where region_jacobian measures region r: at line parameter t if given, else well inside the region."""
+    lo, hi, _ = scan.regions[r]
+    return region_point(lo, hi, ar) if t is None else t
+
+
 def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = None,
                     basis: Callable[[Sequence[Number]], list[Vec]] | None = None) -> list[Vec] | None:
     """Region r's Jacobian from coordinate steps at a point well inside it, or at line parameter t in it
@@ -470,7 +477,7 @@ def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = No
     of every Jacobian there) steps along those first (jacobian_in_span), coordinate steps if that fails."""
     ar = ev.arith
     lo, hi, piece = scan.regions[r]
-    t = region_point(lo, hi, ar) if t is None else t
+    t = region_t(scan, r, t, ar)
     x = scan.line.at(t)
     fx = piece.at(t) if ar.exact else ev.points([x])[0]
     reach = min((hi - lo) * max_abs(scan.line.d), ar.num(1))
@@ -484,8 +491,8 @@ def region_jacobian(ev: Evaluator, scan: LineScan, r: int, t: Number | None = No
 
 
 def jacobian_in_span(ev: Evaluator, x: Sequence[Number], fx: Sequence[Number], direction: Sequence[Number],
-                     slope: Sequence[Number], h: Number, rows: Sequence[Sequence[Number]], *, retries: int = 4
-                     ) -> list[Vec] | None:
+                     slope: Sequence[Number], h: Number, rows: Sequence[Sequence[Number]], *,
+                     retries: int = SPAN_RETRIES) -> list[Vec] | None:
     """Exact mode: the Jacobian of x's linear region when its rows lie in the span of `rows` (k < n_in - 1 of
     them, linearly independent): J = C rows, C from steps along each row, k + 1 queries instead of n_in.  The
     result must give the region's `slope` along `direction` and the oracle's value after a step along a fixed

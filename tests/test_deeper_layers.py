@@ -12,9 +12,9 @@ from hypothesis import assume, currently_in_test_context, example, given, settin
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, max_abs, normalise
-from exactrev.deeper_layers import (CONFIRM_MIN, MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor, BoundaryWalker,
-                                   KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron, _exact_meeting, _WalkState,
-                                   meeting_points, room_at)
+from exactrev.deeper_layers import (CONFIRM_MIN, MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor,
+                                   BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron,
+                                   _exact_meeting, _WalkState, meeting_points, room_at)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
 from exactrev.numbers import to_fmpq

@@ -611,7 +611,8 @@ def test_points_a_rejected_walk_explained_are_passed_on_to_the_next_layer():
     rejected, kept = points_on(0, 3), points_on(1, 1)
     settle = Extraction.settle
     run.settle = lambda walker, neuron, notes, walk: (
-        settle(run, walker, neuron, notes, walk)[:2] + (not any(a.x == list(rejected[0].x) for a in walk.anchors[:1]),))
+        settle(run, walker, neuron, notes, walk)[:2] + (not any(a.x == list(rejected[0].x) for a in walk.anchors[:1]),
+                                                        []))
     left = run.next_layer(rejected + kept)
     assert isinstance(left, list) and len(run.layers) == 2
     assert sorted(bp.x for bp in left) == sorted(bp.x for bp in rejected)

@@ -289,6 +289,34 @@ def test_deeper_boundary_points_are_measured_the_same_along_the_first_layer_norm
     assert found[0] == found[1] and asked[1] < asked[0]
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_which_accepted_neurons_are_on_is_read_off_a_measured_jacobian(seed):
+    """active_at: the accepted neurons that may be on at a point, from the coefficients of the Jacobians measured
+    on the first line (each accepted neuron flips across its own plane): every neuron the target has on there,
+    and fewer than all (the later lines' Jacobians then step along those normals only)."""
+    net = random_network([24, 6, 5, 1], seed=seed)
+    search = FirstLayerSearch(Evaluator(Oracle.from_network(net), Arith("exact")), random.Random(seed))
+    search.scan_line(search.random_line())
+    normals = [list(bp.normal) for bp in search.accepted]
+    active = search.active_at(normals)
+    assume(active is not None and normals)
+    rng = random.Random(seed)
+    def unit(v: list) -> list:
+        return [c / max(abs(e) for e in v) for c in v]
+
+    target = [unit([*w, b]) for w, b in zip(net.weights[0], net.biases[0])]
+    match = [next(i for i, t in enumerate(target) if unit([*bp.normal, bp.bias]) in (t, [-v for v in t]))
+             for bp in search.accepted]
+    said = 0
+    for _ in range(20):
+        x = [Fraction(rng.randint(-4096, 4096), 1024) for _ in range(24)]
+        pre = net.preactivations_batch([x])[0][0]
+        assert all(may or pre[i] <= 0 for may, i in zip(active(x), match))
+        said += sum(active(x))
+    assert said < 20 * len(normals)
+
+
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_later_lines_measure_jacobians_along_the_accepted_normals_and_find_the_same_hyperplanes(seed):
