@@ -16,8 +16,8 @@ from exactrev import Network, Oracle, canonical_form, certify, check_assumptions
 from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import (POINT_CHECK_BATCH, Extraction, LayerStats, TimeLimitReached, _fill_from_twins,
-                              _same_neuron, _unseen_neuron_note)
+from exactrev.extract import (ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats, TimeLimitReached,
+                              _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -444,6 +444,28 @@ def test_a_round_without_an_output_scans_more_lines_farther_out(monkeypatch):
     assert lines_of_a_round_without_neuron_1() == []
 
 
+def test_a_round_stops_scanning_fresh_lines_once_enough_show_unexplained_kinks():
+    """With the target's own layers and output every one of the VERIFY_LINES fresh lines is scanned and all
+    their kinks are explained; with a layer-2 neuron missing the round stops at the line where ENOUGH_LINES
+    of them show kinks off the network's boundaries (the round after scans more)."""
+    net = random_network([10, 20, 20, 1], seed=0)
+
+    def scanned(drop: bool) -> list[int]:
+        run = Extraction(Oracle.from_network(net), 0)
+        run.layers = target_layers(net)
+        if drop:
+            run.layers[1].rows.pop(3)
+            run.layers[1].bias.pop(3)
+        else:
+            run.output = ([[to_fmpq(v) for v in row] for row in net.weights[-1]], [to_fmpq(v) for v in net.biases[-1]])
+        run.verification_points(FirstLayerSearch(run.ev, run.rng))
+        return [len(_unexplained_kinks(run.network(), scan)) for _, scan in run.verify_scans]
+
+    assert scanned(drop=False) == [0] * VERIFY_LINES
+    partial = scanned(drop=True)
+    assert len(partial) < VERIFY_LINES and partial[-1] > 0 and sum(n > 0 for n in partial) == ENOUGH_LINES
+
+
 def test_a_disagreement_without_unexplained_kinks_is_fitted_again_then_named(monkeypatch):
     """The recovered layers are the target's but an output weight is wrong: every kink on the verification
     lines is explained, yet the outputs differ.  The round then keeps a point where they differ and asks for
@@ -648,7 +670,7 @@ def _grid_point_q(rng: random.Random) -> list:
 def test_a_layer_whose_every_neuron_is_refuted_ends_partial_and_says_so(monkeypatch):
     """If not_refuted rejects every new neuron of a layer, extraction ends partial with that named (it once
     raised IndexError building an empty layer: 5-8-8-8-1 seed 4)."""
-    monkeypatch.setattr(Extraction, "not_refuted", lambda self, walker, walks, rows, bias, keep: [])
+    monkeypatch.setattr(Extraction, "not_refuted", lambda self, walker, walks, rows, bias, keep, shown: [])
     result = extract(Oracle.from_network(random_network([3, 5, 4, 1], seed=2)), seed=0)
     assert result.status == "partial"
     assert any("every walk's neuron was refuted" in u["reason"] for u in result.unidentified)
