@@ -374,8 +374,9 @@ class Extraction:
         """Scan fresh random lines (VERIFY_LINES in the first round, half as many later, stopping once ENOUGH_LINES
         of them have kinks the network does not explain: the round after scans more, and only a round that finds
         nothing ends the run) and check again, at no cost in queries, the lines of earlier rounds; the recovered
-        network must agree with every affine piece the oracle shows and have a boundary at every kink.  The recovered network's kinks on a fresh line are
-        predicted to the scan (fewer queries; kinks nobody predicted are still found).  Returns boundary points
+        network must agree with every affine piece the oracle shows and have a boundary at every kink.  The
+        recovered network's kinks on a fresh line are predicted to the scan (fewer queries; kinks nobody
+        predicted are still found).  Returns boundary points
         of kinks it cannot explain (to extract them in another round).  Outputs that differ where every kink is
         explained mean an effect the output's fit did not see at its points (3-6-6-6-2 seed 11: a layer-3 neuron
         active only in a small bubble inside one layer-2 pattern, recovered as a layer-2 neuron whose effect
@@ -651,10 +652,10 @@ class Extraction:
         """Settle each walk's neuron (rows and notes updated in place), the most complete walks first: True if
         confirmed, False if not, None for a walk whose neuron is one already confirmed (equal up to a factor on
         the bias and the weights both measured: not settled again); and per walk the points its probes showed on
-        B_z.  Walks are told apart only now, with the
-        biases known: a deeper neuron's walk where one neuron of layer k is active has that neuron's weights
-        times a factor, and only its bias shows it is another neuron.  Weights a walk missed that another walk of
-        the same neuron measured are taken from that walk first (_fill_from_twins)."""
+        B_z.  Walks are told apart only now, with the biases known: a deeper neuron's walk where one neuron of
+        layer k is active has that neuron's weights times a factor, and only its bias shows it is another
+        neuron.  Weights a walk missed that another walk of the same neuron measured are taken from that walk
+        first (_fill_from_twins)."""
         fixed = PartialNetwork(self.oracle.input_dim, self.layers)
         confirmed: list[bool | None] = [None] * len(rows)
         shown: list[list] = [[] for _ in rows]

@@ -63,7 +63,7 @@ MAX_LINES = 8
 PROBE_BITS = {True: 30, False: 9}        # exact / rounding: probes 2**bits..2**(bits+2) times |x| away
 CONFIRMING_DIRECTIONS = {True: 1, False: 2}   # TestHyperplane: directions seen "on" on both sides
 TEST_DIRECTIONS = (2, 5)      # of the 2 directions tried, or 5 if a probe saw a kink on the plane
-MEASURED_KEPT = 64            # Jacobians (with their points) kept for active_at
+MEASURED_KEPT = 64            # the last Jacobians measured (with their points) kept for active_at
 
 
 @dataclass
@@ -132,7 +132,7 @@ class FirstLayerSearch:
         self.integer_planes: dict[int, tuple[BoundaryPoint, list[int]]] = {}   # see integer_plane
         self.span: Basis | None = None               # see accepted_span
         self.span_size, self.span_ok = 0, True
-        self.measured: list[tuple[list[Number], list]] = []    # (x, Jacobian there), the last few (see active_at)
+        self.measured: list[tuple[list[Number], list]] = []    # (x, Jacobian there), see active_at
 
     # ------------------------------------------------------------ driver
     def run(self, max_lines: int = MAX_LINES) -> None:
@@ -209,7 +209,7 @@ class FirstLayerSearch:
         def span(x: Sequence[Number]) -> list:
             rows = [] if not self.span_ok else normals if active is None else \
                 [w for w, on in zip(normals, active(x)) if on]
-            self.span_size = len(rows)
+            self.span_size = len(rows)           # for jacobian's rule of a miss
             return rows
         self.span = span
         return self.span
@@ -226,10 +226,11 @@ class FirstLayerSearch:
             return [(v > 0) - (v < 0) for v in (dot(w, x) + b for w, b in planes)]
 
         W = fmpq_mat([[to_fmpq(v) for v in w] for w in normals]).transpose()     # n_in x k
+        gram = W.transpose() * W
         on_side: list[int | None] = [None] * len(normals)       # the side of its plane where neuron j is on
         for x0, jac in self.measured:
             ref = sides(x0)
-            coefs = [_combination(W, row) for row in jac]
+            coefs = [_combination(W, gram, row) for row in jac]
             if 0 in ref or None in coefs:
                 continue
             for j in range(len(normals)):
@@ -576,10 +577,10 @@ def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
     return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd
 
 
-def _combination(W, v: Sequence[Number]) -> list | None:
-    """c with W c = v exactly (W: fmpq_mat, independent columns), or None if v is no combination of them."""
+def _combination(W: fmpq_mat, gram: fmpq_mat, v: Sequence[Number]) -> list | None:
+    """c with W c = v exactly (W with independent columns, gram = W^T W), or None if v is no combination of
+    W's columns."""
     target = fmpq_mat(W.nrows(), 1, [to_fmpq(x) for x in v])
-    gram = W.transpose() * W
     try:
         c = gram.solve(W.transpose() * target)
     except (ZeroDivisionError, ValueError):
