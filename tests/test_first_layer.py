@@ -301,10 +301,11 @@ def test_which_accepted_neurons_are_on_is_read_off_a_measured_jacobian(seed):
     normals = [list(bp.normal) for bp in search.accepted]
     active = search.active_at(normals)
     assume(active is not None and normals)
-    rng = random.Random(seed)
+
     def unit(v: list) -> list:
         return [c / max(abs(e) for e in v) for c in v]
 
+    rng = random.Random(seed)
     target = [unit([*w, b]) for w, b in zip(net.weights[0], net.biases[0])]
     match = [next(i for i, t in enumerate(target) if unit([*bp.normal, bp.bias]) in (t, [-v for v in t]))
              for bp in search.accepted]

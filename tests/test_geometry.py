@@ -10,8 +10,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 from exactrev import Network, Oracle, random_network
 from exactrev.arith import Arith
-from exactrev.numbers import to_fmpq
 from exactrev.deeper_layers import KnownLayer, PartialNetwork
+from exactrev.numbers import to_fmpq
 from exactrev.geometry import (RECENT, Evaluator, Line, geometric_grid, jacobian_at, jacobian_in_span, points_on_line,
                                points_on_line_predicted, rank_one_normal)
 
