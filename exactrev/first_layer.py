@@ -207,9 +207,10 @@ class FirstLayerSearch:
         active = self.active_at(normals)
 
         def span(x: Sequence[Number]) -> list:
-            rows = [] if not self.span_ok else normals if active is None else \
-                [w for w, on in zip(normals, active(x)) if on]
-            self.span_size = len(rows)           # for jacobian's rule of a miss
+            if not self.span_ok:
+                return []
+            rows = normals if active is None else [w for w, on in zip(normals, active(x)) if on]
+            self.span_size = len(rows)           # for jacobian's rule of a miss (kept after one)
             return rows
         self.span = span
         return self.span

@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 from exactrev import Network, Oracle, extract_first_layer, first_layer, geometry, random_network
 from exactrev.arith import Arith, normalise
@@ -320,6 +320,7 @@ def test_which_accepted_neurons_are_on_is_read_off_a_measured_jacobian(seed):
 
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000))
+@example(seed=2000)        # steps along 2 normals missed: the bound is that miss's four tries, not the last call's
 def test_later_lines_measure_jacobians_along_the_accepted_normals_and_find_the_same_hyperplanes(seed):
     """Once hyperplanes are accepted, a later line's regions are measured along their normals (fewer than
     n_in - 1 of them: one query each and a check) instead of coordinate steps: the same hyperplanes and deeper
