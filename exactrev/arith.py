@@ -113,6 +113,29 @@ def dot(u: Sequence[Number], v: Sequence[Number]) -> Number:
     return total
 
 
+def combinations(rows: fmpq_mat, rhss: Sequence[Sequence[Number]]) -> list[tuple[bool, list[fmpq] | None]]:
+    """Each rhs as an exact combination sum_i c_i rows_i: (True, c) if unique, (True, None) if it is one but not
+    uniquely (dependent rows), (False, None) if it is none.  One solve of the normal equations for all of them;
+    a singular one (dependent rows) is settled by row reduction, per rhs."""
+    k, n = rows.nrows(), rows.ncols()
+    target = fmpq_mat(n, len(rhss), [to_fmpq(rhs[d]) for d in range(n) for rhs in rhss])
+    try:
+        coefs = (rows * rows.transpose()).solve(rows * target)
+    except (ZeroDivisionError, ValueError):
+        return [(_consistent(rows, rhs), None) for rhs in rhss]
+    back = rows.transpose() * coefs
+    return [(True, [coefs[i, m] for i in range(k)]) if all(back[d, m] == target[d, m] for d in range(n))
+            else (False, None) for m in range(len(rhss))]
+
+
+def _consistent(rows: fmpq_mat, rhs: Sequence[Number]) -> bool:
+    """rhs is some combination of the rows (row reduction of [rows^T | rhs]: no pivot in the last column)."""
+    k, n = rows.nrows(), rows.ncols()
+    red, rank = fmpq_mat(n, k + 1, [c for d in range(n) for c in [rows[i, d] for i in range(k)] + [to_fmpq(rhs[d])]]
+                         ).rref()
+    return not rank or any(red[rank - 1, c] != 0 for c in range(k))
+
+
 _ROWS: dict[int, tuple[Sequence[Number], Sequence[Number], fmpq_mat]] = {}
 
 

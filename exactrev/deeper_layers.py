@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from flint import fmpq, fmpq_mat
 
-from .arith import Arith, dot, max_abs
+from .arith import Arith, combinations, dot, max_abs
 from .deeper_layers_numeric import KnownLayers, NumLayer, meeting_newton
 from .geometry import Evaluator, Line, intersect, line_ends, points_on_line
 from .numbers import to_fmpq
@@ -244,6 +244,11 @@ class PartialNetwork:
         """Some known neuron's preactivation is exactly 0 at x."""
         return any(v == 0 for vals in self.values(x) for v in vals)
 
+    def strict_region_key(self, x: Sequence[Q]) -> tuple | None:
+        """region_key(x), or None if x is on a known boundary (one pass over the values)."""
+        vals = [v for layer in self.values(x) for v in layer]
+        return None if any(v == 0 for v in vals) else tuple(v > 0 for v in vals)
+
 
 def _plane_through(q: Sequence[Q], x2: Sequence[Q], G: Sequence[Q], g: Sequence[Q]) -> tuple[list[Q], Q] | None:
     """The normal G + lam g of the plane through q and x2 (B_z's piece beyond B_j, whose gradient there is g),
@@ -266,15 +271,8 @@ def _without_columns(m: fmpq_mat, entries: Sequence[Q], keep: Sequence[bool]) ->
 
 
 def _combination(jh: fmpq_mat, cols: Sequence[int], rhs: Sequence[Q]) -> tuple[bool, list[Q] | None]:
-    """rhs as a combination of the rows `cols` of jh (exactly): (False, None) if it is none, (True, None) if
-    not unique, else (True, its coefficients)."""
-    n = len(rhs)
-    red, rank = fmpq_mat(n, len(cols) + 1, [c for d in range(n) for c in [jh[j, d] for j in cols] + [rhs[d]]]).rref()
-    if rank and not any(red[rank - 1, c] != 0 for c in range(len(cols))):
-        return False, None                  # the last pivot is in the right-hand side: inconsistent
-    if rank < len(cols):
-        return True, None
-    return True, [red[i, len(cols)] for i in range(len(cols))]
+    """rhs as a combination of the rows `cols` of jh (exactly; see arith.combinations)."""
+    return combinations(fmpq_mat([[jh[j, d] for d in range(jh.ncols())] for j in cols]), [rhs])[0]
 
 
 def _coefficients(vals: Sequence[Q], weights: Sequence[Q | None], signs: Sequence[int | None]) -> list[Q] | None:
@@ -934,8 +932,7 @@ class BoundaryWalker:
         s = fmpq(1) if ahead is None else ahead[0] / 2
         for _ in range(tries):
             y = [qi + s * ui for qi, ui in zip(q, u)]
-            vals = [v for layer in self.known.values(y) for v in layer]
-            if all(v != 0 for v in vals) and tuple(v > 0 for v in vals) == key:     # region_key, off every boundary
+            if self.known.strict_region_key(y) == key:
                 return y
             s /= 2
         return None

@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import mpmath
 from flint import fmpq
@@ -395,8 +395,7 @@ class Extraction:
         new: list[BoundaryPoint] = []
         wrong: list[list[fmpq]] = []            # points where the network's output differs from the oracle's
         busy = 0                                # fresh lines with kinks the network does not explain
-        for i in range(VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES):
-            (_, scan), = self.fresh_lines(search, 1, 4, first=i)
+        for _, scan in self.fresh_lines(search, VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES, 4):
             busy += bool(_unexplained_kinks(net, scan))
             if busy == ENOUGH_LINES:
                 break
@@ -411,7 +410,7 @@ class Extraction:
                       if mine != p.at(t)]
         if self.output is None and (not new or (stuck and not self.far_lines)):
             self.far_lines = True
-            for _, scan in self.fresh_lines(search, UNSOLVED_LINES, 8):
+            for _, scan in list(self.fresh_lines(search, UNSOLVED_LINES, 8)):    # all scanned first
                 new += self.unexplained(net, scan, search) or []
         if not new and self.output is not None:
             line = self.point_check(net, search)
@@ -428,16 +427,15 @@ class Extraction:
                                           "recovered network differs from the target"})
         return new
 
-    def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int, first: int = 0
-                    ) -> list[tuple[Line, LineScan]]:
-        """`count` random lines through points up to 2^(reach-1) units out (line i of a round at 2^((first + i) %
-        reach) times a random point), scanned with the recovered network's kinks predicted and kept in
-        `verify_scans` (later rounds check them again for free)."""
+    def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int) -> Iterator[tuple[Line, LineScan]]:
+        """Up to `count` random lines through points up to 2^(reach-1) units out (line i at 2^(i % reach) times a
+        random point), each scanned when the caller asks for the next (it may stop early) with the recovered
+        network's kinks predicted, and kept in `verify_scans` (later rounds check them again for free)."""
         half = self.ar.num(LINE_HALF_LENGTH)
         known, span = PartialNetwork(self.oracle.input_dim, self.layers), to_fmpq(half)
         for i in range(count):
             base = search.random_line()
-            line = Line(tuple(2 ** ((first + i) % reach) * v for v in base.p), base.d)
+            line = Line(tuple(2 ** (i % reach) * v for v in base.p), base.d)
             knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
             if self.ar.exact:
                 scan = points_on_line_predicted(self.ev, line, -half, half, knots, self.rng)
@@ -445,7 +443,7 @@ class Extraction:
                 scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
                                       expected=knots)
             self.verify_scans.append((line, scan))
-        return self.verify_scans[len(self.verify_scans) - count:]
+            yield line, scan
 
     def unexplained(self, net: Network, scan: LineScan, search: FirstLayerSearch) -> list[BoundaryPoint] | None:
         """Boundary points (local planes measured) of the scan's kinks that lie on no hidden boundary of `net`;

@@ -48,7 +48,7 @@ from typing import Any, Callable, Sequence
 import mpmath
 from flint import fmpq_mat
 
-from .arith import Arith, dot, max_abs, normalise
+from .arith import Arith, combinations, dot, max_abs, normalise
 from .errors import BudgetExceeded
 from .geometry import (SPAN_RETRIES, Evaluator, Line, LineScan, geometric_grid, jump_split, points_on_line,
                        refined_kink, region_jacobian, region_t)
@@ -226,12 +226,12 @@ class FirstLayerSearch:
         def sides(x: Sequence[Number]) -> list[int]:
             return [(v > 0) - (v < 0) for v in (dot(w, x) + b for w, b in planes)]
 
-        W = fmpq_mat([[to_fmpq(v) for v in w] for w in normals]).transpose()     # n_in x k
-        gram = W.transpose() * W
+        found = iter(combinations(fmpq_mat([[to_fmpq(v) for v in w] for w in normals]),
+                                  [row for _, jac in self.measured for row in jac]))
         on_side: list[int | None] = [None] * len(normals)       # the side of its plane where neuron j is on
         for x0, jac in self.measured:
             ref = sides(x0)
-            coefs = [_combination(W, gram, row) for row in jac]
+            coefs = [next(found)[1] for _ in jac]
             if 0 in ref or None in coefs:
                 continue
             for j in range(len(normals)):
@@ -577,13 +577,3 @@ def _crossing(bp: BoundaryPoint, line: Line) -> Number | None:
     nd = dot(bp.normal, line.d)
     return None if nd == 0 else -(dot(bp.normal, line.p) + bp.bias) / nd
 
-
-def _combination(W: fmpq_mat, gram: fmpq_mat, v: Sequence[Number]) -> list | None:
-    """c with W c = v exactly (W with independent columns, gram = W^T W), or None if v is no combination of
-    W's columns."""
-    target = fmpq_mat(W.nrows(), 1, [to_fmpq(x) for x in v])
-    try:
-        c = gram.solve(W.transpose() * target)
-    except (ZeroDivisionError, ValueError):
-        return None
-    return c.entries() if W * c == target else None

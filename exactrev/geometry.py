@@ -179,7 +179,7 @@ def points_on_line(ev: Evaluator, line: Line, lo: Number, hi: Number, *, grid: S
     rng = rng or random.Random(0)
     delta = _end_offset(ar, lo, hi)
     first, last = ends or line_ends(ev, line, lo, hi)
-    expected = sorted({t for t in expected if lo + delta < t < hi - delta})
+    expected = _inner_knots(expected, lo + delta, hi - delta)
     if expected:
         grid = [g for g in grid if not expected[0] <= g <= expected[-1]] + [
             ar.simple_near((s + e) / 2, (e - s) / 8) for s, e in zip(expected, expected[1:])]
@@ -198,9 +198,9 @@ def points_on_line_predicted(ev: Evaluator, line: Line, lo: Number, hi: Number, 
     interval is searched as points_on_line searches, from pieces measured just inside it (1 query each)."""
     first, last = line_ends(ev, line, lo, hi)
     delta = _end_offset(ev.arith, lo, hi)
-    knots = sorted({t for t in expected if lo + delta < t < hi - delta})
+    knots = _inner_knots(expected, lo + delta, hi - delta)
     bounds = [lo] + knots + [hi]
-    mids = [a + (b - a) * ev.arith.num(rng.randint(1, (1 << 20) - 1)) / (1 << 20) for a, b in zip(bounds, bounds[1:])]
+    mids = [_random_inside(a, b, ev.arith, rng) for a, b in zip(bounds, bounds[1:])]
     values = ev.on_line(line, knots + mids)
     f = dict(zip(knots, values))
     pieces: list[Piece | None] = []                 # each interval's piece, None where its points disagree
@@ -249,7 +249,7 @@ def _search(ev: Evaluator, line: Line, stack: list[tuple[Number, Number, Piece, 
     while stack:
         a, b, left, right = stack.pop()
         if left.same_on(right, ar, a, b):
-            m = a + (b - a) * ar.num(rng.randint(1, (1 << 20) - 1)) / (1 << 20)
+            m = _random_inside(a, b, ar, rng)
             fm = ev.on_line(line, [m])[0]
             if ar.close_vec(fm, left.at(m), max(left.scale_at(m), right.scale_at(m))):
                 continue
@@ -289,6 +289,16 @@ def _search(ev: Evaluator, line: Line, stack: list[tuple[Number, Number, Piece, 
         stack.append((split.t0, b, split, right))
         stack.append((a, split.t0, left, split))
     return kinks, unresolved
+
+
+def _inner_knots(expected: Sequence[Number], lo: Number, hi: Number) -> list[Number]:
+    """The predicted kinks strictly between lo and hi, sorted, each once."""
+    return sorted({t for t in expected if lo < t < hi})
+
+
+def _random_inside(a: Number, b: Number, ar: Arith, rng: random.Random) -> Number:
+    """A random point of (a, b) (a fraction of 2^-20 steps: not at a simple rational where kinks sit)."""
+    return a + (b - a) * ar.num(rng.randint(1, (1 << 20) - 1)) / (1 << 20)
 
 
 def _line_scan(line: Line, lo: Number, hi: Number, first: Piece, kinks: list[Kink], unresolved: list) -> LineScan:

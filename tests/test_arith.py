@@ -1,14 +1,15 @@
-"""`dot`: long fmpq vectors go through remembered flint matrices; the value must be the plain sum of products."""
+"""`dot`: long fmpq vectors go through remembered flint matrices; the value must be the plain sum of products.
+`combinations`: exact coefficients of a vector in the span of rows."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 
 import numpy as np
-from flint import fmpq
+from flint import fmpq, fmpq_mat
 from hypothesis import given, settings, strategies as st
 
-from exactrev.arith import DOT_MATRIX_MIN, dot
+from exactrev.arith import DOT_MATRIX_MIN, combinations, dot
 
 rationals = st.fractions(max_denominator=10 ** 12).map(lambda f: fmpq(f.numerator, f.denominator))
 
@@ -34,3 +35,13 @@ def test_dot_of_other_number_types_and_mixed_vectors():
     assert dot([Fraction(i, 7) for i in range(n)], [Fraction(7)] * n) == sum(range(n))
     assert dot([0.5] * n, [2.0] * n) == float(n)
     assert dot([], []) == 0
+
+
+def test_combinations_tell_unique_from_several_from_none():
+    """arith.combinations: the exact coefficients when the rows are independent, "a combination but not unique"
+    when they are not (settled by row reduction), and "none" when the rhs leaves their span."""
+    rows = fmpq_mat([[1, 2, 0, 1], [0, 1, 3, 1]])
+    inside = [fmpq(1, 2) * a - 3 * b for a, b in zip([1, 2, 0, 1], [0, 1, 3, 1])]
+    assert combinations(rows, [inside, [1, 0, 0, 0]]) == [(True, [fmpq(1, 2), fmpq(-3)]), (False, None)]
+    twice = fmpq_mat([[1, 2, 0, 1], [2, 4, 0, 2]])
+    assert combinations(twice, [[3, 6, 0, 3], [0, 1, 0, 0]]) == [(True, None), (False, None)]
