@@ -64,11 +64,13 @@ def _checks(net: Network, recovered: Network, canonical: Network) -> dict:
 
 
 def _failing(report: AssumptionReport) -> str:
-    """The activity checks the target fails, short: "dead L2-3; always on L3-1; 5.2 cases 1 3"."""
+    """The activity checks the target fails, short: "dead L2-3; always on L3-1; 5.2 cases 1 3"; with the
+    enumeration stopped early, the neurons not yet seen active ("dead? L3-4") or inactive ("always on? L3-1")."""
     def named(check: str) -> str:
         return " ".join("L{}-{}".format(*neuron_index(item)) for item in report[check].items)
-    parts = [f"{label} {named(check)}" for check, label in (("dead_neurons", "dead"), ("always_active", "always on"))
-             if report[check].status == "fails"]
+    activity = (("dead_neurons", "dead"), ("always_active", "always on"))
+    parts = [f"{label} {named(check)}" for check, label in activity if report[check].status == "fails"]
+    parts += [f"{label}? {named(check)}" for check, label in activity if report[check].status == "unknown"]
     cases = [str(i) for i in range(1, 5) if report[f"section52_case{i}"].status == "fails"]
     parts += [f"5.2 cases {' '.join(cases)}"] if cases else []
     cover = "" if report.exhaustive else f" (of {report.regions} regions)"

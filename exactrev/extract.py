@@ -37,7 +37,7 @@ from .output_cases import MAX_CASE_PAIRS, OutputCases, case_assignments, off_wei
 from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
-from .probe_points import first_layer_vertices, region_representatives
+from .probe_points import aimed_directions, first_layer_vertices, region_representatives
 from .signs import others_given_signs, solve_linear_exact, solve_signs, undetermined_columns
 
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
@@ -52,6 +52,7 @@ ENOUGH_LINES = 2            # fresh lines with unexplained kinks that end a roun
 UNSOLVED_LINES = 24         # more fresh lines in a round whose output layer is not solved (no point check then)
 VERIFY_REGIONS = 768        # linear regions of the recovered network checked with one point each
 VERIFY_VERTICES = 256      # first-layer arrangement vertices checked (each with a point next to it)
+AIMED_CANDIDATES = 4096    # random directions among which aimed_lines picks its two per suspect
 POINT_CHECK_BATCH = 32     # points of the point check in its first batch of queries (twice as many in each next)
 EXTRA_CHECK_POINTS = 6
 MAX_DISAGREEMENTS = 3          # points where the network disagreed though every kink was explained, fitted again
@@ -198,6 +199,8 @@ class Extraction:
         self.stray: tuple | None = None              # (points, notes start, end) of a failed layer (hidden_layers)
         self.unoriented: set[tuple[int, int]] = set()  # (layer, neuron) whose sign nothing determined (next_layer)
         self.rejected: list[tuple[list[fmpq], fmpq]] = []   # the last layer's rejected complete walks (row, bias)
+        self.suspects: list[tuple[int, list[fmpq]]] = []   # (layer before, row) of neurons likely missing (aimed_lines)
+        self.aimed: list[tuple[int, list[fmpq]]] = []      # the suspects aimed_lines has scanned for, all rounds
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -257,7 +260,7 @@ class Extraction:
             self.anchors = [[p.anchor for p in planes]]
             self.stats = [LayerStats(len(planes), first_queries)]
             self.output = None
-            self.unmeasured, self.stray, self.unoriented, self.rejected = {}, None, set(), []
+            self.unmeasured, self.stray, self.unoriented, self.rejected, self.suspects = {}, None, set(), [], []
             noted = len(self.unidentified)
             found = self.hidden_layers(points)
             self.stats[-1].queries += round_start - loop_start
@@ -399,6 +402,7 @@ class Extraction:
             busy += bool(_unexplained_kinks(net, scan))
             if busy == ENOUGH_LINES:
                 break
+        self.aimed_lines(search)
         for line, scan in self.verify_scans:
             found = self.unexplained(net, scan, search)
             if found is not None:
@@ -429,21 +433,40 @@ class Extraction:
 
     def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int) -> Iterator[tuple[Line, LineScan]]:
         """Up to `count` random lines through points up to 2^(reach-1) units out (line i at 2^(i % reach) times a
-        random point), each scanned when the caller asks for the next (it may stop early) with the recovered
-        network's kinks predicted, and kept in `verify_scans` (later rounds check them again for free)."""
-        half = self.ar.num(LINE_HALF_LENGTH)
-        known, span = PartialNetwork(self.oracle.input_dim, self.layers), to_fmpq(half)
+        random point), each scanned when the caller asks for the next (it may stop early)."""
+        known = PartialNetwork(self.oracle.input_dim, self.layers)
         for i in range(count):
             base = search.random_line()
-            line = Line(tuple(2 ** (i % reach) * v for v in base.p), base.d)
-            knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
-            if self.ar.exact:
-                scan = points_on_line_predicted(self.ev, line, -half, half, knots, self.rng)
-            else:
-                scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
-                                      expected=knots)
-            self.verify_scans.append((line, scan))
-            yield line, scan
+            yield self.verification_line(known, Line(tuple(2 ** (i % reach) * v for v in base.p), base.d))
+
+    def aimed_lines(self, search: FirstLayerSearch) -> None:
+        """Scan, for each neuron likely missing (`suspects`: see _unseen_rows and fold_output), two lines through
+        random points along the directions in which its row's value on the layer before falls and grows fastest
+        (probe_points.aimed_directions): a nearly always active neuron's boundary, far out in a narrow cone
+        that random lines miss (4-6-6-6-1 seed 8), is where its value meets minus its bias.  A suspect aimed at
+        in an earlier round is not aimed at again (its lines are checked again with the others, no queries):
+        a neuron that is truly always on (folded every round) has no boundary to find."""
+        known, net = PartialNetwork(self.oracle.input_dim, self.layers), self.network()
+        for depth, row in self.suspects:
+            if any(d == depth and len(r) == len(row) and parallel(r, row) for d, r in self.aimed):
+                continue
+            self.aimed.append((depth, row))
+            for d in aimed_directions(net, depth, row, float(LINE_HALF_LENGTH), AIMED_CANDIDATES, self.rng):
+                self.verification_line(known, Line(search.random_line().p, tuple(self.ar.num(v) for v in d)))
+
+    def verification_line(self, known: PartialNetwork, line: Line) -> tuple[Line, LineScan]:
+        """`line` scanned with the recovered network's kinks predicted, and kept in `verify_scans` (later rounds
+        check it again for free)."""
+        half = self.ar.num(LINE_HALF_LENGTH)
+        span = to_fmpq(half)
+        knots = [self.ar.num(t) for t in known.knots_on_line(_q(line.p), _q(line.d), -span, span)[1:-1]]
+        if self.ar.exact:
+            scan = points_on_line_predicted(self.ev, line, -half, half, knots, self.rng)
+        else:
+            scan = points_on_line(self.ev, line, -half, half, grid=geometric_grid(half, self.ar), rng=self.rng,
+                                  expected=knots)
+        self.verify_scans.append((line, scan))
+        return line, scan
 
     def unexplained(self, net: Network, scan: LineScan, search: FirstLayerSearch) -> list[BoundaryPoint] | None:
         """Boundary points (local planes measured) of the scan's kinks that lie on no hidden boundary of `net`;
@@ -813,8 +836,10 @@ class Extraction:
             sol, system = self.sign_solution(known, walks)
         if sol is None:
             if note:
+                unseen = _unseen_rows(self.rejected, self.layers[-1].rows)
+                self.suspects = [(k - 2, g[0][:-1]) for g in unseen]
                 self.unidentified.append({"layer": k - 1, "neuron": None, "reason": "signs: no sign vector fits the "
-                                          "layer's walks" + _unseen_neuron_note(self.rejected, self.layers[-1].rows)})
+                                          "layer's walks" + _unseen_neuron_note(unseen)})
             return None
         width = len(self.layers[-1].rows)
         sol = replace(sol, signs=system.signs_from_weights(sol.signs, sol.others, sol.loose))
@@ -998,7 +1023,8 @@ class Extraction:
         output weights +1 and -1).  The points include FOLD_ON_POINTS where each a_j is on, if a search finds
         them (no queries to find them), and the fit must be unique on every feature nonzero at some point: a
         neuron of layer L-1 rarely on would otherwise get g_j = 0 unseen.  The function is then exact where the
-        points reach; the architecture is not the target's."""
+        points reach; the architecture is not the target's.  Each output's sum_j g_j a_j is, with one neuron
+        folded, that neuron's row times its output weight: a suspect for aimed_lines (3-6-6-6-2 seed 10)."""
         width = len(self.layers[-1].rows)
         prev_width = len(self.layers[-2].rows)
         extra = [_grid_point(self.oracle.input_dim, self.rng)
@@ -1018,6 +1044,7 @@ class Extraction:
         if any(x is None for x in sols) or any(any(f[c] for f in feats) for c in undetermined_columns(feats, columns)):
             return False
         last = self.layers[-1]
+        self.suspects += [(len(self.layers) - 1, x[width:columns - 1]) for x in sols if any(x[width:columns - 1])]
         for x in sols:                       # one fold pair per output, from that output's own coefficients
             for sign in (1, -1):
                 last.rows.append([max(sign * x[width + j], fmpq(0)) for j in range(prev_width)])
@@ -1126,12 +1153,13 @@ def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> l
     return keep
 
 
-def _unseen_neuron_note(rejected: Sequence[tuple[list[fmpq], fmpq]], kept: Sequence[Sequence[fmpq]]) -> str:
+def _unseen_rows(rejected: Sequence[tuple[list[fmpq], fmpq]],
+                 kept: Sequence[Sequence[fmpq]]) -> list[list[list[fmpq]]]:
     """Why layer k's signs may have no solution, if layer k-1's rejected walks show it: two or more walks taken for
     layer-(k-1) neurons and rejected whose rows are proportional, with biases that are not, and proportional to
     no neuron found -- deeper neurons' walks where one layer-(k-1) neuron, active at all of them, is the only one
     on: a neuron whose boundary was never found (nearly always active), so layer k's normals have a term no known
-    neuron gives.  '' if no such row."""
+    neuron gives.  Per such row, the distinct (row + [bias]) of its walks."""
     groups: list[list[list[fmpq]]] = []          # per row direction: the distinct (row, bias) of its walks
     for row, bias in rejected:
         if not any(row) or any(parallel(row, r) for r in kept if any(r)):
@@ -1141,10 +1169,15 @@ def _unseen_neuron_note(rejected: Sequence[tuple[list[fmpq], fmpq]], kept: Seque
             groups.append([list(row) + [bias]])
         elif not any(parallel(list(row) + [bias], v) for v in group):
             group.append(list(row) + [bias])
+    return [g for g in groups if len(g) >= 2]
+
+
+def _unseen_neuron_note(groups: Sequence[list[list[fmpq]]]) -> str:
+    """The note on each row `_unseen_rows` found ('' if none)."""
     return "".join(f"; {len(g)} rejected walks of deeper neurons have weights proportional to "
                    f"[{', '.join(f'{float(v / max_abs(g[0][:-1])):.4g}' for v in g[0][:-1])}] (rounded) with different "
                    "biases, a row no neuron found has: a neuron of this layer active at all of them whose boundary "
-                   "was not found (nearly always active) is likely missing" for g in groups if len(g) >= 2)
+                   "was not found (nearly always active) is likely missing" for g in groups)
 
 
 def _last_two(known: PartialNetwork, pts: Sequence[list[fmpq]]) -> list[tuple[list[fmpq], list[fmpq]]]:

@@ -137,6 +137,13 @@ class Network:
                 np.maximum(h, 0.0, out=h)
         return h.T
 
+    def hidden_float(self, xs: np.ndarray, depth: int) -> np.ndarray:
+        """float64 outputs of hidden layer `depth` (one row per input), for proposals only."""
+        h = np.asarray(xs, dtype=np.float64).T
+        for w, b in self._floats()[:depth]:
+            h = np.maximum(w @ h + b[:, None], 0.0)
+        return h.T
+
     def patterns_float(self, xs: np.ndarray, depth: int) -> np.ndarray:
         """float64 activation patterns (one row of booleans per input) of the first `depth` hidden layers,
         for proposing probe points only: a point near a boundary may be classified on the wrong side."""

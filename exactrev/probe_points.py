@@ -51,6 +51,18 @@ def random_points(n: int, count: int, box: list[tuple[fmpq, fmpq]] | None, rng: 
 
 
 
+def aimed_directions(net: Network, depth: int, row: Sequence[Fraction], reach: float, count: int,
+                     rng: random.Random) -> list[list[Fraction]]:
+    """Two dyadic directions d, of `count` random unit ones, along which row . h(reach * d) is least and
+    greatest, h being the output of `net`'s hidden layer `depth` (float64: a proposal).  A neuron of layer
+    depth+1 whose weights are `row` changes sign where row . h meets minus its bias: a nearly always active
+    neuron's boundary lies far out in a narrow cone, which lines along these directions reach soonest."""
+    d = np.random.default_rng(rng.getrandbits(64)).standard_normal((count, net.input_dim))
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    g = net.hidden_float(d * reach, depth) @ np.array([float(v) for v in row])
+    return [[_dyadic(v, 20) for v in d[i]] for i in (int(np.argmin(g)), int(np.argmax(g)))]
+
+
 def region_representatives(net: Network, count: int, rng: random.Random) -> list[list[Fraction]]:
     """Exact points, one in each of up to `count` linear regions of `net`'s hidden layers but the last (the
     first if it has one), drawn from REGION_CANDIDATES random dyadic points at each scale: uniform in boxes of

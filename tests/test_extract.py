@@ -17,7 +17,8 @@ from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import (ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats, TimeLimitReached,
-                              _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note)
+                              _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
+                              _unseen_rows)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -698,11 +699,39 @@ def test_rejected_walks_sharing_a_row_no_neuron_has_name_a_missing_neuron():
     row a found neuron has, name nothing."""
     q = to_fmpq
     row, kept = [q(2), q(-1), q(4)], [[q(1), q(1), q(0)]]
-    note = _unseen_neuron_note([(row, q(1)), ([-3 * v for v in row], q(5)), (kept[0], q(2))], kept)
+    groups = _unseen_rows([(row, q(1)), ([-3 * v for v in row], q(5)), (kept[0], q(2))], kept)
+    assert [g[0][:-1] for g in groups] == [row] and len(groups[0]) == 2
+    note = _unseen_neuron_note(groups)
     assert "2 rejected walks" in note and "[0.5, -0.25, 1]" in note
-    assert _unseen_neuron_note([(row, q(1))], kept) == ""
-    assert _unseen_neuron_note([(row, q(1)), ([2 * v for v in row], q(2))], kept) == ""
-    assert _unseen_neuron_note([(row, q(1)), ([2 * v for v in row], q(3))], [row]) == ""
+    assert _unseen_rows([(row, q(1))], kept) == []
+    assert _unseen_rows([(row, q(1)), ([2 * v for v in row], q(2))], kept) == []
+    assert _unseen_rows([(row, q(1)), ([2 * v for v in row], q(3))], [row]) == []
+    assert _unseen_neuron_note([]) == ""
+
+
+def test_a_nearly_always_active_neuron_that_random_lines_miss_is_found_along_aimed_lines():
+    """4-6-6-6-1 seed 8: layer-2 neuron 4 is on at all but 1 in 200 random points even 1000 units out, so no
+    verification line crossed its boundary and rounds ended with 5 layer-2 neurons (signs of layer 3 unsolvable).
+    Layer-3 walks rejected as layer-2 neurons name its row; lines aimed where that row falls fastest meet its
+    boundary, and a recovered layer-2 neuron is then the target's up to a positive factor everywhere."""
+    net = random_network([4, 6, 6, 6, 1], seed=8)
+    result = extract(Oracle.from_network(net), seed=8)
+    rng = random.Random(8)
+    pts = [[Fraction(rng.randint(-40000, 40000), 1000) for _ in range(4)] for _ in range(200)]
+    target = [p[1][4] for p in net.preactivations_batch(pts)]
+    found = [[p[1][z] for p in result.network.preactivations_batch(pts)] for z in range(result.widths[2])]
+    assert any(len({r / t for r, t in zip(pre, target)}) == 1 and pre[0] / target[0] > 0 for pre in found)
+
+
+def test_a_neuron_whose_effect_was_folded_in_is_looked_for_along_aimed_lines_and_recovered():
+    """3-6-6-6-2 seed 10: a layer-3 neuron whose boundary no walk or random line met was folded into four
+    always-active neurons (3-6-6-10-2, partial).  The fold's linear part is that neuron's row (times its output
+    weight), and lines aimed where it falls fastest meet its boundary: the run completes with the target's
+    canonical form."""
+    net = random_network([3, 6, 6, 6, 2], seed=10)
+    result = extract(Oracle.from_network(net), seed=10)
+    assert result.status == "complete", result.unidentified
+    assert canonical_form(result.network) == canonical_form(net)
 
 
 @pytest.mark.parametrize("seed", [0, 3])

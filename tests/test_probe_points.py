@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from fractions import Fraction
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from exactrev import Network, random_network
-from exactrev.probe_points import region_representatives
+from exactrev.probe_points import aimed_directions, region_representatives
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,6 +31,22 @@ def test_one_point_per_region_sees_a_neuron_active_only_in_a_narrow_far_cone():
     for seed in range(20):
         pts = region_representatives(lacking, 768, random.Random(seed))
         assert net.evaluate_batch(pts) != lacking.evaluate_batch(pts), seed
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), width=st.integers(1, 6), neuron=st.integers(0, 5), sign=st.sampled_from([1, -1]))
+def test_aimed_directions_point_where_a_row_of_one_neuron_falls_and_grows_fastest(seed, width, neuron, sign):
+    """Over a one-layer network in the plane, the row picking one neuron (times +-1) grows fastest along that
+    neuron's normal, where relu(a.d) is largest, and falls fastest there when negated: the directions aimed for
+    the extreme must be within a few of 4096 random directions' spacing of it."""
+    net = random_network([2, width, 1], seed=seed)
+    neuron %= width
+    row = [Fraction(sign * (i == neuron)) for i in range(width)]
+    low, high = aimed_directions(net, 1, row, 4096.0, 4096, random.Random(seed))
+    a = [float(v) for v in net.weights[0][neuron]]
+    best = high if sign == 1 else low
+    cos = (a[0] * float(best[0]) + a[1] * float(best[1])) / (math.hypot(*a) * math.hypot(*map(float, best)))
+    assert cos > 0.9999
 
 
 def test_regions_are_chosen_with_every_pattern_of_the_last_layer_first():
