@@ -1117,11 +1117,12 @@ class Extraction:
         """What the recovered network was last compared with the oracle on: the verification lines (every kink
         on them explained, every piece equal), their kinks, and the points of the last point check (one per
         linear region, near and far, and first-layer vertices; 0 if no check got that far); the rounds run, the
-        points where the output was fitted again (see verification_points) and the queries all rounds'
-        verifications took (counted, with earlier rounds' work, in the last layer's)."""
+        points where the output was fitted again (see verification_points), the neurons likely missing that
+        lines were aimed at (see aimed_lines) and the queries all rounds' verifications took (counted, with
+        earlier rounds' work, in the last layer's)."""
         return {"lines": len(self.verify_scans), "kinks": sum(len(scan.kinks) for _, scan in self.verify_scans),
                 "points": self.checked_points, "rounds": self.rounds, "refitted_at": len(self.disagreements),
-                "queries": self.verify_queries}
+                "aimed_at": len(self.aimed), "queries": self.verify_queries}
 
     def boundary_points(self) -> list[list[fmpq]]:
         """Every boundary point located exactly: layer-1 kinks, points left for deeper layers and the anchors of

@@ -716,6 +716,7 @@ def test_a_nearly_always_active_neuron_that_random_lines_miss_is_found_along_aim
     boundary, and a recovered layer-2 neuron is then the target's up to a positive factor everywhere."""
     net = random_network([4, 6, 6, 6, 1], seed=8)
     result = extract(Oracle.from_network(net), seed=8)
+    assert result.verification["aimed_at"] >= 1
     rng = random.Random(8)
     pts = [[Fraction(rng.randint(-40000, 40000), 1000) for _ in range(4)] for _ in range(200)]
     target = [p[1][4] for p in net.preactivations_batch(pts)]
@@ -732,6 +733,7 @@ def test_a_neuron_whose_effect_was_folded_in_is_looked_for_along_aimed_lines_and
     result = extract(Oracle.from_network(net), seed=10)
     assert result.status == "complete", result.unidentified
     assert canonical_form(result.network) == canonical_form(net)
+    assert result.verification["aimed_at"] >= 1
 
 
 @pytest.mark.parametrize("seed", [0, 3])
