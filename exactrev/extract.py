@@ -446,11 +446,14 @@ class Extraction:
         that random lines miss (4-6-6-6-1 seed 8), is where its value meets minus its bias.  A suspect aimed at
         in an earlier round is not aimed at again (its lines are checked again with the others, no queries):
         a neuron that is truly always on (folded every round) has no boundary to find."""
-        known, net = PartialNetwork(self.oracle.input_dim, self.layers), self.network()
+        known: PartialNetwork | None = None      # built once a suspect is new (no work in most rounds)
+        net: Network | None = None
         for depth, row in self.suspects:
             if any(d == depth and len(r) == len(row) and parallel(r, row) for d, r in self.aimed):
                 continue
             self.aimed.append((depth, row))
+            if net is None:
+                known, net = PartialNetwork(self.oracle.input_dim, self.layers), self.network()
             for d in aimed_directions(net, depth, row, float(LINE_HALF_LENGTH), AIMED_CANDIDATES, self.rng):
                 self.verification_line(known, Line(search.random_line().p, tuple(self.ar.num(v) for v in d)))
 
