@@ -397,12 +397,13 @@ class Extraction:
         half = self.ar.num(LINE_HALF_LENGTH)
         new: list[BoundaryPoint] = []
         wrong: list[list[fmpq]] = []            # points where the network's output differs from the oracle's
+        known = PartialNetwork(self.oracle.input_dim, self.layers)      # predicts the kinks of every line scanned
         busy = 0                                # fresh lines with kinks the network does not explain
-        for _, scan in self.fresh_lines(search, VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES, 4):
+        for _, scan in self.fresh_lines(search, known, VERIFY_LINES // 2 if self.verify_scans else VERIFY_LINES, 4):
             busy += bool(_unexplained_kinks(net, scan))
             if busy == ENOUGH_LINES:
                 break
-        self.aimed_lines(search)
+        self.aimed_lines(search, net, known)
         for line, scan in self.verify_scans:
             found = self.unexplained(net, scan, search)
             if found is not None:
@@ -414,7 +415,7 @@ class Extraction:
                       if mine != p.at(t)]
         if self.output is None and (not new or (stuck and not self.far_lines)):
             self.far_lines = True
-            for _, scan in list(self.fresh_lines(search, UNSOLVED_LINES, 8)):    # all scanned first
+            for _, scan in list(self.fresh_lines(search, known, UNSOLVED_LINES, 8)):    # all scanned first
                 new += self.unexplained(net, scan, search) or []
         if not new and self.output is not None:
             line = self.point_check(net, search)
@@ -431,29 +432,26 @@ class Extraction:
                                           "recovered network differs from the target"})
         return new
 
-    def fresh_lines(self, search: FirstLayerSearch, count: int, reach: int) -> Iterator[tuple[Line, LineScan]]:
+    def fresh_lines(self, search: FirstLayerSearch, known: PartialNetwork, count: int,
+                    reach: int) -> Iterator[tuple[Line, LineScan]]:
         """Up to `count` random lines through points up to 2^(reach-1) units out (line i at 2^(i % reach) times a
         random point), each scanned when the caller asks for the next (it may stop early)."""
-        known = PartialNetwork(self.oracle.input_dim, self.layers)
         for i in range(count):
             base = search.random_line()
             yield self.verification_line(known, Line(tuple(2 ** (i % reach) * v for v in base.p), base.d))
 
-    def aimed_lines(self, search: FirstLayerSearch) -> None:
+    def aimed_lines(self, search: FirstLayerSearch, net: Network, known: PartialNetwork) -> None:
         """Scan, for each neuron likely missing (`suspects`: see _unseen_rows and fold_output), two lines through
         random points along the directions in which its row's value on the layer before falls and grows fastest
         (probe_points.aimed_directions): a nearly always active neuron's boundary, far out in a narrow cone
         that random lines miss (4-6-6-6-1 seed 8), is where its value meets minus its bias.  A suspect aimed at
         in an earlier round is not aimed at again (its lines are checked again with the others, no queries):
-        a neuron that is truly always on (folded every round) has no boundary to find."""
-        known: PartialNetwork | None = None      # built once a suspect is new (no work in most rounds)
-        net: Network | None = None
+        a neuron that is truly always on (folded every round) has no boundary to find.  `net` and `known`: the
+        network recovered so far, whole and as known layers."""
         for depth, row in self.suspects:
             if any(d == depth and len(r) == len(row) and parallel(r, row) for d, r in self.aimed):
                 continue
             self.aimed.append((depth, row))
-            if net is None:
-                known, net = PartialNetwork(self.oracle.input_dim, self.layers), self.network()
             for d in aimed_directions(net, depth, row, float(LINE_HALF_LENGTH), AIMED_CANDIDATES, self.rng):
                 self.verification_line(known, Line(search.random_line().p, tuple(self.ar.num(v) for v in d)))
 
