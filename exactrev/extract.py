@@ -68,6 +68,7 @@ FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign
                                # off normals) ...
 PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
                                # see ProvisionalLayer)
+UNSIGNED_WALKS = 8             # layer-k walks (k >= 3) after which walking stops if no sign solve has fitted them yet
 
 
 @dataclass
@@ -565,6 +566,7 @@ class Extraction:
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
+        unwalked = 0                                     # points left when walking stopped (UNSIGNED_WALKS)
         for i, bp in enumerate(pending):
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(*points[i]))
@@ -582,6 +584,9 @@ class Extraction:
                 formulas[id(w)] = WalkNeuron(known, w)
                 if len(walks) >= solve_at:
                     provisional = self.provisional_layer(known, walks, k) or provisional
+                    if provisional is None and k >= 3 and len(walks) >= UNSIGNED_WALKS:
+                        unwalked = len(pending) - i - 1     # the final solve fails as this one did
+                        break
                     signed = provisional is not None and None not in provisional.signs
                     later = max(len(walks) + PROVISIONAL_EVERY, len(walks) * 5 // 4)
                     solve_at = len(walks) + 1 if not signed and len(walks) < PROVISIONAL_EVERY else later
@@ -599,7 +604,12 @@ class Extraction:
             return None
         solution = self.solve_layer_signs(known, walks, k)
         if solution is None:
+            if unwalked:
+                self.unidentified.append({"layer": k, "neuron": None, "reason": f"walking stopped after {len(walks)} "
+                                          f"walks that no sign vector fitted, {unwalked} boundary points not walked "
+                                          f"(layer {k - 1} is likely incomplete)"})
             return None
+        leftover += pending[len(pending) - unwalked:] if unwalked else []
         used, signs, biases, inferred, sides, earlier = solution
         leftover += [bp for w in walks if not any(w is u for u in used) for bp in origin[id(w)]]
         walks = used
