@@ -38,7 +38,7 @@ from .numbers import format_rational, to_fmpq
 from .oracle import Oracle
 from .oracle_check import OracleCheck
 from .probe_points import aimed_directions, first_layer_vertices, region_representatives
-from .signs import others_given_signs, solve_linear_exact, solve_signs, undetermined_columns
+from .signs import UNDETERMINED, others_given_signs, solve_linear_exact, solve_signs, undetermined_columns
 
 __all__ = ["ExtractResult", "extract", "extract_first_layer"]
 
@@ -68,7 +68,7 @@ FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign
                                # off normals) ...
 PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
                                # see ProvisionalLayer)
-UNSIGNED_WALKS = 8             # layer-k walks (k >= 3) after which walking stops if no sign solve has fitted them yet
+CONTRADICTED_WALKS = 8         # layer-k walks (k >= 3) after which walking stops if they contradict every sign vector
 
 
 @dataclass
@@ -202,6 +202,7 @@ class Extraction:
         self.rejected: list[tuple[list[fmpq], fmpq]] = []   # the last layer's rejected complete walks (row, bias)
         self.suspects: list[tuple[int, list[fmpq]]] = []   # (layer before, row) of neurons likely missing (aimed_lines)
         self.aimed: list[tuple[int, list[fmpq]]] = []      # the suspects aimed_lines has scanned for, all rounds
+        self.contradicted = False      # the last sign solve failed because no sign vector fits (sign_solution)
 
     # ------------------------------------------------------------- driver
     def run(self) -> ExtractResult:
@@ -566,7 +567,7 @@ class Extraction:
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
-        unwalked = 0                                     # points left when walking stopped (UNSIGNED_WALKS)
+        unwalked = 0                                     # points left when walking stopped (CONTRADICTED_WALKS)
         for i, bp in enumerate(pending):
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(*points[i]))
@@ -584,7 +585,7 @@ class Extraction:
                 formulas[id(w)] = WalkNeuron(known, w)
                 if len(walks) >= solve_at:
                     provisional = self.provisional_layer(known, walks, k) or provisional
-                    if provisional is None and k >= 3 and len(walks) >= UNSIGNED_WALKS:
+                    if provisional is None and self.contradicted and k >= 3 and len(walks) >= CONTRADICTED_WALKS:
                         unwalked = len(pending) - i - 1     # the final solve fails as this one did
                         break
                     signed = provisional is not None and None not in provisional.signs
@@ -606,7 +607,7 @@ class Extraction:
         if solution is None:
             if unwalked:
                 self.unidentified.append({"layer": k, "neuron": None, "reason": f"walking stopped after {len(walks)} "
-                                          f"walks that no sign vector fitted, {unwalked} boundary points not walked "
+                                          f"walks that contradict every sign vector, {unwalked} boundary points not walked "
                                           f"(layer {k - 1} is likely incomplete)"})
             return None
         leftover += pending[len(pending) - unwalked:] if unwalked else []
@@ -867,10 +868,14 @@ class Extraction:
                 system.sides, system.earlier_weights(sol.signs, others))
 
     def sign_solution(self, known: PartialNetwork, walks: Sequence[Walk]):
+        """(solve_signs's solution, or None if it fixes no sign; the system).  `contradicted` then says whether no
+        sign vector fits the equations at all, rather than none being fixed by them."""
         system = self.sign_system(known, walks)
         width = len(self.layers[-1].rows)
         sol = solve_signs(system.rows, system.rhs, width, system.n - width)
-        return (None if all(t is None for t in sol.signs) and sol.reason else sol), system
+        failed = all(t is None for t in sol.signs) and bool(sol.reason)
+        self.contradicted = failed and sol.reason != UNDETERMINED
+        return (None if failed else sol), system
 
     def sign_system(self, known: PartialNetwork, walks: Sequence[Walk]) -> SignSystem:
         """layer_signs.sign_system, with layer k-1's weights its walks left unmeasured as unknowns."""

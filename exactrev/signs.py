@@ -33,6 +33,7 @@ from flint import fmpq, fmpq_mat, fmpz_mat
 from .numbers import integers_over_lcm, to_fmpq
 
 Q = Any
+UNDETERMINED = "some signs are not fixed by the equations"
 MAX_COVER_BLOCKS = 10       # reduced vectors combined with every choice of signs (see _disjoint_cover)
 
 
@@ -109,7 +110,7 @@ def solve_signs(rows: Sequence[Sequence[Q]], rhs: Sequence[Q], n_signs: int, n_o
                 sol, loose = verified
                 free = set(unseen) | _flippable(eqs, used, t)
                 signs: list[int | None] = [None if j in free else t[j] for j in range(n_signs)]
-                return SignSolution(signs, sol, method, "some signs are not fixed by the equations" if free else "",
+                return SignSolution(signs, sol, method, UNDETERMINED if free else "",
                                     frozenset(loose))
     return SignSolution([None] * n_signs, [None] * n_other, "lattice+lp", "no sign vector satisfies the equations")
 

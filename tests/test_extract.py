@@ -16,8 +16,8 @@ from exactrev import Network, Oracle, canonical_form, certify, check_assumptions
 from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
-from exactrev.extract import (ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats, TimeLimitReached,
-                              _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
+from exactrev.extract import (CONTRADICTED_WALKS, ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats,
+                              TimeLimitReached, _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
                               _unseen_rows)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
@@ -791,3 +791,39 @@ def _points_of(neuron: LayerNeuron, rng: random.Random, count: int) -> list:
         if len(found) >= count:
             break
     return found
+
+
+def _layer_three_run(net: Network, drop: int | None) -> Extraction:
+    """An extraction of a 3-hidden-layer net whose layers 1 and 2 are the target's (layer 2 without neuron `drop`,
+    its signs still to solve), each layer-2 neuron anchored at a point of its boundary."""
+    run = Extraction(Oracle.from_network(net), 0)
+    run.layers = target_layers(net, 2, last_fixed=False)
+    if drop is not None:
+        del run.layers[1].rows[drop], run.layers[1].bias[drop]
+    below = PartialNetwork(net.input_dim, target_layers(net, 1))
+    neurons = [LayerNeuron(below, row, b) for row, b in zip(run.layers[1].rows, run.layers[1].bias)]
+    run.anchors = [[], [(x, n.value_grad(x)[1]) for n in neurons for x in _points_of(n, random.Random(1), 1)]]
+    return run
+
+
+def test_walking_a_layer_stops_once_enough_walks_contradict_every_sign_vector(monkeypatch):
+    """4-6-6-6-1 seed 0, layer 3 from boundary points of its neurons: with layer 2 complete the layer is built;
+    with one layer-2 neuron missing the walks contradict every sign vector, and walking stops after
+    CONTRADICTED_WALKS of them (the rest of the points are left for the round's verification), saying so."""
+    net = random_network([4, 6, 6, 6, 1], seed=0)
+    truth, rng = PartialNetwork(4, target_layers(net, 2)), random.Random(0)
+    neurons = [LayerNeuron(truth, list(map(to_fmpq, w)), to_fmpq(b)) for w, b in zip(net.weights[2], net.biases[2])]
+    points = [BoundaryPoint(tuple(x), tuple(n.value_grad(x)[1]), to_fmpq(0), [], [], ())
+              for n in neurons for x in _points_of(n, rng, 3)]
+    rng.shuffle(points)
+    complete = _layer_three_run(net, None)
+    assert complete.next_layer(points) is not None and len(complete.layers) == 3 and not complete.unidentified
+    short = _layer_three_run(net, 2)
+    assert short.next_layer(points) is None and len(short.walk_cache) == CONTRADICTED_WALKS
+    note = short.unidentified[-1]
+    assert note["layer"] == 3 and note["reason"].startswith(f"walking stopped after {CONTRADICTED_WALKS} walks")
+    unwalked = int(note["reason"].split(", ")[1].split()[0])
+    assert 0 < unwalked < len(points) - CONTRADICTED_WALKS + 1
+    monkeypatch.setattr(sys.modules["exactrev.extract"], "CONTRADICTED_WALKS", len(points))
+    walked_on = _layer_three_run(net, 2)
+    assert walked_on.next_layer(points) is None and len(walked_on.walk_cache) > CONTRADICTED_WALKS
