@@ -69,6 +69,7 @@ FIRST_PROVISIONAL = 2          # layer-k walks before the first provisional sign
 PROVISIONAL_EVERY = 8          # ... and at least this many between two later ones (a quarter more walks each time:
                                # see ProvisionalLayer)
 CONTRADICTED_WALKS = 8         # layer-k walks (k >= 3) after which walking stops if they contradict every sign vector
+                               # (once per set of known layers: a later round on the same ones walks every point)
 
 
 @dataclass
@@ -186,6 +187,7 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
+        self.stopped: set[tuple] = set()   # known layers on which walking stopped early once (CONTRADICTED_WALKS)
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
         self.checked_points = 0        # points compared by the last point_check
@@ -585,8 +587,10 @@ class Extraction:
                 formulas[id(w)] = WalkNeuron(known, w)
                 if len(walks) >= solve_at:
                     provisional = self.provisional_layer(known, walks, k) or provisional
-                    if provisional is None and self.contradicted and k >= 3 and len(walks) >= CONTRADICTED_WALKS:
+                    if provisional is None and self.contradicted and k >= 3 and len(walks) >= CONTRADICTED_WALKS \
+                            and signature not in self.stopped:
                         unwalked = len(pending) - i - 1     # the final solve fails as this one did
+                        self.stopped.add(signature)
                         break
                     signed = provisional is not None and None not in provisional.signs
                     later = max(len(walks) + PROVISIONAL_EVERY, len(walks) * 5 // 4)
@@ -607,8 +611,8 @@ class Extraction:
         if solution is None:
             if unwalked:
                 self.unidentified.append({"layer": k, "neuron": None, "reason": f"walking stopped after {len(walks)} "
-                                          f"walks that contradict every sign vector, {unwalked} boundary points not walked "
-                                          f"(layer {k - 1} is likely incomplete)"})
+                                          f"walks that contradict every sign vector, {unwalked} boundary points not "
+                                          f"walked (layer {k - 1} is likely incomplete)"})
             return None
         leftover += pending[len(pending) - unwalked:] if unwalked else []
         used, signs, biases, inferred, sides, earlier = solution
