@@ -614,7 +614,7 @@ class Extraction:
                                           f"walks that contradict every sign vector, {unwalked} boundary points not "
                                           f"walked (layer {k - 1} is likely incomplete)"})
             return None
-        leftover += pending[len(pending) - unwalked:] if unwalked else []
+        leftover += pending[len(pending) - unwalked:]   # points not walked, should the solve fit after a stop
         used, signs, biases, inferred, sides, earlier = solution
         leftover += [bp for w in walks if not any(w is u for u in used) for bp in origin[id(w)]]
         walks = used
