@@ -547,7 +547,7 @@ class BoundaryWalker:
             back = st.regions[-1] in st.regions[:-1]  # back in a region seen: the nearest way on may lead back again
             predict = signs is not None and glide and anchor is current
             outcome = self.step(anchor, missing, randomise=failures > 0 or back, jumps=st.jumps,
-                                glide=(st.weights, signs) if predict else None, aside=st.crossings == 0)
+                                glide=(st.weights, signs) if predict else None)
             steps += outcome is None or outcome[0] != "glide"
             if outcome is None:
                 failures += 1
@@ -843,16 +843,13 @@ class BoundaryWalker:
         return [pi + ci for pi, ci in zip(p, near)] if local_box else p
 
     def step(self, anchor: Anchor, missing: Sequence[int], randomise: bool, jumps: dict[tuple, Q] | None = None,
-             glide: tuple[Sequence[Q | None], Sequence[int | None]] | None = None, aside: bool = False):
+             glide: tuple[Sequence[Q | None], Sequence[int | None]] | None = None):
         """One move along B_z from `anchor` towards a missing layer-(k-1) boundary, and the crossing.
         `jumps` (updated) holds the jump of grad z measured at each boundary crossed so far, keyed by the boundary
         and the pattern of the layers after it: the same boundary crossed again with the same pattern bends
         B_z by the same multiple of its gradient, which predicts the plane beyond it (see `cross`).
         With `glide` (the walk's weights and layer k-1's signs) a boundary that is not a missing neuron's is
-        passed without queries where z's formula predicts B_z beyond it (`glided`): ("glide", point) then.
-        With `aside` (a walk that has crossed nothing yet) a random direction within B_z's plane, to whichever
-        known boundary comes first, where no missing boundary can be approached: where one first-layer neuron
-        alone is active, every later boundary is parallel to B_z's plane (4-6-6-6-1 seed 9's layer-3 walks)."""
+        passed without queries where z's formula predicts B_z beyond it (`glided`): ("glide", point) then."""
         mats = self.known.local_mats(anchor.x)
         vals, jh = mats[self.k1]
         G = anchor.grad
@@ -867,21 +864,16 @@ class BoundaryWalker:
             if pp == 0:
                 continue
             options.append((vals[j] ** 2 / pp, j))
-        if options:
-            options.sort(key=lambda o: o[0])
-            _, j = self.rng.choice(options) if randomise else options[0]
-            ratio = gG[j] / GG
-            proj = [jh[j, d] - ratio * Gd for d, Gd in enumerate(G)]     # grad h_j within B_z's plane
-            sgn = -1 if vals[j] > 0 else 1
-            v = [sgn * c for c in proj]
-            if randomise:
-                v = self.perturb_in_plane(v, G)
-        elif aside:     # every missing boundary is parallel to B_z's plane here: on to an earlier layer's one
-            v = reject([fmpq(self.rng.randint(-64, 64), 64) for _ in G], G)
-        else:
-            v = []
-        if not any(v):
+        if not options:
             return ("fail", "no missing boundary can be approached within the plane")
+        options.sort(key=lambda o: o[0])
+        _, j = self.rng.choice(options) if randomise else options[0]
+        ratio = gG[j] / GG
+        proj = [jh[j, d] - ratio * Gd for d, Gd in enumerate(G)]     # grad h_j within B_z's plane
+        sgn = -1 if vals[j] > 0 else 1
+        v = [sgn * c for c in proj]
+        if randomise:
+            v = self.perturb_in_plane(v, G)
         found = self.known.first_crossing(anchor.x, v)
         if found is None:
             return None
