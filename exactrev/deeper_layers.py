@@ -354,7 +354,6 @@ class Walk:
     crossings: int = 0
     regions: list[tuple] = field(default_factory=list)
     failed: int = 0                  # crossings tried that found no continuation of B_z
-    read: frozenset[int] = frozenset()    # weights read off a normal (decompose, merge), never crossed
 
 
 class WalkNeuron:
@@ -580,7 +579,7 @@ class BoundaryWalker:
             status = "failed"
             reason = reason or "no crossing with a known boundary could be followed"
         return Walk(st.anchors, st.weights, status, reason, self.ev.queries - start_q, st.crossings, st.regions,
-                    failed, frozenset(st.read))
+                    failed)
 
     def take_crossing(self, st: _WalkState, data: tuple, signs: Sequence[int | None] | None
                       ) -> tuple[Sequence[int | None] | None, str]:

@@ -187,7 +187,6 @@ class Extraction:
         self.output: tuple[list[list[fmpq]], list[fmpq]] | None = None
         self.first: FirstLayerResult | None = None
         self.walk_cache: dict[tuple, Walk] = {}
-        self.partial_networks: dict[tuple, PartialNetwork] = {}   # known layers of walk_cache's signatures
         self.stopped: set[tuple] = set()   # known layers on which walking stopped early once (CONTRADICTED_WALKS)
         self.settled: dict[tuple, tuple] = {}     # see settle
         self.verify_scans: list[tuple[Line, LineScan]] = []   # verification lines scanned so far (see verification_points)
@@ -571,15 +570,11 @@ class Extraction:
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
         unwalked = 0                                     # points left when walking stopped (CONTRADICTED_WALKS)
-        deeper = self.deeper_formulas(signature)
         for i, bp in enumerate(pending):
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(*points[i]))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
                 origin[id(by)].append(bp)
-                continue
-            if any(f.on_boundary(*points[i]) for f in deeper):
-                leftover.append(bp)
                 continue
             key = (signature, tuple(points[i][0]))
             if key not in self.walk_cache:          # later rounds re-use the walks of earlier ones
@@ -670,24 +665,6 @@ class Extraction:
         self.unidentified += self.unmeasured.values()
         after = PartialNetwork(self.oracle.input_dim, self.layers)
         return [bp for bp in leftover if not any(v == 0 for v in after.local(_q(bp.x))[-1][0])]
-
-    def deeper_formulas(self, signature: tuple) -> list[WalkNeuron]:
-        """The neurons (WalkNeuron) of earlier rounds' layer-(k+1) walks, made on these layers 1..k-1 (up to the
-        orientation of their neurons) and a layer k, that crossed a layer-k boundary with a bend: their
-        boundaries bend on a layer-k boundary, so a pending point on one is no layer-k neuron's and is passed on
-        without a walk at layer k.  While layer k still lacks a neuron, the round's verification lines return
-        mostly kinks of layer k+1, and walking them as layer-k candidates was most of the cost (5-8-8-8-1 seed
-        4: 139 such walks, 37,203 queries, in its fifth round)."""
-        below = _unoriented(signature)
-        found = []
-        for (sig, _), walk in self.walk_cache.items():
-            if len(sig) == len(signature) + 1 and walk.status == "layer" and _unoriented(sig[:-1]) == below \
-                    and any(w is not None and w != 0 for j, w in enumerate(walk.weights) if j not in walk.read):
-                if sig not in self.partial_networks:
-                    self.partial_networks[sig] = PartialNetwork(self.oracle.input_dim, [
-                        KnownLayer([list(r) for r in rows], list(bias), False) for rows, bias in sig])
-                found.append(WalkNeuron(self.partial_networks[sig], walk))
-        return found
 
     def not_refuted(self, walker: BoundaryWalker, walks: Sequence[Walk], rows: list, bias: list,
                     keep: list[int], shown: Sequence[list]) -> list[int]:
@@ -1178,12 +1155,6 @@ class Extraction:
 
 def _q(values) -> list[fmpq]:
     return [to_fmpq(v) for v in values]
-
-
-def _unoriented(signature: tuple) -> tuple:
-    """Known layers (as next_layer's signature) with each neuron's row and bias up to sign, as sets per layer."""
-    return tuple(frozenset(max(tuple(row) + (b,), tuple(-v for v in row) + (-b,)) for row, b in zip(rows, bias))
-                 for rows, bias in signature)
 
 
 def _distinct_neurons(rows: Sequence[Sequence[fmpq]], bias: Sequence[fmpq]) -> list[int]:

@@ -17,7 +17,7 @@ from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import (CONTRADICTED_WALKS, ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats,
-                              TimeLimitReached, _fill_from_twins, _q, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
+                              TimeLimitReached, _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
                               _unseen_rows)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
@@ -826,30 +826,3 @@ def test_walking_a_layer_stops_once_enough_walks_contradict_every_sign_vector():
     unwalked = int(note["reason"].split(", ")[1].split()[0])
     assert 0 < unwalked < len(points) - CONTRADICTED_WALKS + 1
     assert short.next_layer(points) is None and len(short.walk_cache) > CONTRADICTED_WALKS   # a later round walks on
-
-
-def test_points_on_an_earlier_rounds_deeper_boundary_are_passed_on_without_a_walk():
-    """4-6-6-6-1 seed 0: once layer 3 has been walked on layers 1-2, a later round's layer 2 (same layer 1)
-    passes on, without walking them, fresh points of layer-3 boundaries that lie where a layer-3 walk's formula
-    says B_z is and that walk bent on a layer-2 boundary -- never a layer-2 neuron's point."""
-    net = random_network([4, 6, 6, 6, 1], seed=0)
-    rng = random.Random(0)
-
-    def points(layer: int, count: int) -> list[BoundaryPoint]:
-        below = PartialNetwork(4, target_layers(net, layer - 1))
-        neurons = [LayerNeuron(below, list(map(to_fmpq, w)), to_fmpq(b))
-                   for w, b in zip(net.weights[layer - 1], net.biases[layer - 1])]
-        return [BoundaryPoint(tuple(x), tuple(n.value_grad(x)[1]), to_fmpq(0), [], [], ())
-                for n in neurons for x in _points_of(n, rng, count)]
-
-    run = _layer_three_run(net, None)
-    assert run.next_layer(points(3, 3)) is not None and len(run.layers) == 3
-    run.layers = target_layers(net, 1, last_fixed=False)
-    signature = tuple((tuple(map(tuple, layer.rows)), tuple(layer.bias)) for layer in run.layers)
-    formulas = run.deeper_formulas(signature)
-    assert formulas
-    fresh3, fresh2 = points(3, 6), points(2, 6)
-    passed = [bp for bp in fresh3 if any(f.on_boundary(_q(bp.x), _q(bp.normal)) for f in formulas)]
-    assert passed and not any(f.on_boundary(_q(bp.x), _q(bp.normal)) for f in formulas for bp in fresh2)
-    walked = len(run.walk_cache)
-    assert run.next_layer(passed) is None and len(run.walk_cache) == walked      # passed on, none walked
