@@ -8,6 +8,8 @@ Writes results/extract.json and .md (or results/NAME.json and .md with --out NAM
     python3 benchmarks/bench_extract.py --deep [--jobs 2]   # three hidden layers, 6 seeds each, 300 s limit,
                                                             # certified: extract_deep
     python3 benchmarks/bench_extract.py --deep --first-seed 6 --out extract_deep_6   # seeds 6-11
+    python3 benchmarks/bench_extract.py --deep --extraction-seed 1 --out extract_deep_x1   # same targets, other
+                                                            # random choices of the extraction (how much is chance)
 """
 
 from __future__ import annotations
@@ -33,21 +35,22 @@ DEFAULT = "4-8-1,20-40-1,5-8-6-2,6-5-5-2,10-20-20-1,8-16-16-3,10-10-10-10-1"
 DEEP = "4-6-6-6-1,3-6-6-6-2,5-8-8-8-1"       # --deep: how often networks with 3 hidden layers complete
 
 
-def run(widths: list[int], seed: int, time_limit: float | None = None, check: bool = False) -> dict:
+def run(widths: list[int], seed: int, time_limit: float | None = None, check: bool = False, offset: int = 0) -> dict:
     """One extraction; with `check`, also certify's verdict on the recovered network against the target (a
     partial result may still compute the target's function, e.g. with always-active neurons folded), the recovery
     assumptions the target fails (check_assumptions: dead and always-active neurons, section 5.2's cases; "(of N
     regions)" when the enumeration stopped early, so more may fail) and whether the recovered canonical form equals
-    that of the target without its dead neurons (the part of it that queries can see)."""
+    that of the target without its dead neurons (the part of it that queries can see).  The extraction's own seed
+    is the target's plus `offset`."""
     net = random_network(widths, seed=seed)
     start = time.perf_counter()
-    result = extract(Oracle.from_network(net), seed=seed, time_limit=time_limit)
+    result = extract(Oracle.from_network(net), seed=seed + offset, time_limit=time_limit)
     seconds = time.perf_counter() - start
     fdim = net.functional_dimension_bound
     mine = canonical_form(result.network)
     verdict = _checks(net, result.network, mine) if check else {}
-    return {"widths": "-".join(map(str, widths)), "seed": seed, "status": result.status,
-            "recovered_widths": "-".join(map(str, result.widths)),
+    return {"widths": "-".join(map(str, widths)), "seed": seed, "extraction_seed": seed + offset,
+            "status": result.status, "recovered_widths": "-".join(map(str, result.widths)),
             "canonical_equal": mine == canonical_form(net),
             "queries": result.queries, "log2_queries": round(math.log2(result.queries), 2),
             "functional_dim": fdim, "queries_per_fdim": round(result.queries / fdim, 2),
@@ -85,6 +88,8 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per extraction (partial past it)")
     ap.add_argument("--out", default="extract", help="results/OUT.json and .md")
     ap.add_argument("--jobs", type=int, default=1, help="extractions run at once (processes)")
+    ap.add_argument("--extraction-seed", type=int, default=0,
+                    help="offset: each extraction's seed is its target's seed plus this (0: the same)")
     ap.add_argument("--certify", action="store_true",
                     help="also certify each recovered network and check the target's recovery assumptions")
     ap.add_argument("--deep", action="store_true",
@@ -93,7 +98,7 @@ def main() -> None:
     if args.deep:
         args.nets, args.seeds, args.time_limit, args.certify = DEEP, 6, 300.0, True
         args.out = "extract_deep" if args.out == "extract" else args.out
-    jobs = [(parse_widths(text), seed, args.time_limit, args.certify)
+    jobs = [(parse_widths(text), seed, args.time_limit, args.certify, args.extraction_seed)
             for text in args.nets.split(",")
             for seed in range(args.first_seed, args.first_seed + args.seeds)]
     rows: list[dict] = []
@@ -101,15 +106,16 @@ def main() -> None:
         for row in pool.imap(_run, jobs):
             rows.append(row)
             print(row, flush=True)
-            write(rows, args.out)          # after every network, so a long run keeps what it measured
+            write(rows, args.out, args.extraction_seed)   # after every network: a long run keeps what it measured
 
 
 def _run(job: tuple) -> dict:
     return run(*job)
 
 
-def write(rows: list[dict], name: str) -> None:
-    title = f"# Whole-network extraction (exact oracle, commit {commit()})"
+def write(rows: list[dict], name: str, offset: int = 0) -> None:
+    seeds = f", extraction seed = target seed + {offset}" if offset else ""
+    title = f"# Whole-network extraction (exact oracle, commit {commit()}{seeds})"
     write_results(name, title, COLUMNS + CHECK_COLUMNS * all("certify" in r for r in rows), rows)
 
 if __name__ == "__main__":
