@@ -17,8 +17,8 @@ from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
 from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import (CONTRADICTED_WALKS, ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats,
-                              TimeLimitReached, _fill_from_twins, _same_neuron, _unexplained_kinks, _unseen_neuron_note,
-                              _unseen_rows)
+                              TimeLimitReached, _fill_from_twins, _q, _same_neuron, _unexplained_kinks,
+                              _unseen_neuron_note, _unseen_points, _unseen_rows)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
 from exactrev.numbers import to_fmpq
@@ -826,3 +826,24 @@ def test_walking_a_layer_stops_once_enough_walks_contradict_every_sign_vector():
     unwalked = int(note["reason"].split(", ")[1].split()[0])
     assert 0 < unwalked < len(points) - CONTRADICTED_WALKS + 1
     assert short.next_layer(points) is None and len(short.walk_cache) > CONTRADICTED_WALKS   # a later round walks on
+
+
+def test_no_point_is_walked_twice_in_a_round_though_verification_returns_old_kinks_again(monkeypatch):
+    """4-6-6-6-1 seed 1 runs several rounds whose verification returns the kinks of earlier lines and the points
+    of a failed layer 3 again; each point enters the list once (it used to double round after round), so every
+    layer's pending points are distinct."""
+    pendings: list[list] = []
+    next_layer = Extraction.next_layer
+
+    def recorded(self, pending):
+        pendings.append([tuple(_q(bp.x)) for bp in pending])
+        return next_layer(self, pending)
+
+    monkeypatch.setattr(Extraction, "next_layer", recorded)
+    net = random_network([4, 6, 6, 6, 1], seed=1)
+    extract(Oracle.from_network(net), seed=1)
+    assert len(pendings) > 4 and all(len(set(p)) == len(p) for p in pendings)
+    point = BoundaryPoint((fmpq(1), fmpq(2)), (fmpq(1), fmpq(0)), fmpq(0), [], [], ())
+    again = BoundaryPoint((fmpq(1), fmpq(2)), (fmpq(0), fmpq(1)), fmpq(0), [], [], ())
+    other = BoundaryPoint((fmpq(2), fmpq(1)), (fmpq(1), fmpq(0)), fmpq(0), [], [], ())
+    assert _unseen_points([point], [again, other, other]) == [other]
