@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from flint import fmpq, fmpq_mat
@@ -770,18 +770,38 @@ class BoundaryWalker:
             return tuple(v > 0 for j, v in enumerate(layer.values(x)[-1]) if j != i)
 
         seen = {pattern(a.x) for a in walk.anchors}
-        n = self.known.n_in
         on = sum(1 for x in shown if pattern(x) not in seen and neuron.value(x) == 0)
+        return self.refuted_where(neuron, lambda x: pattern(x) not in seen, lambda x: room_at(layer, x, skip=i),
+                                  points - on)
+
+    def refuted_where_measured(self, neuron: LayerNeuron, unmeasured: Sequence[int], points: int = 2) -> bool:
+        """Whether the oracle shows no kink at a predicted point of B_z where every `unmeasured` layer-(k-1) neuron
+        is off: there the weights the walk measured are the whole formula, so measuring the others
+        (weight_at_meeting, hundreds of queries) cannot mend it -- a deeper neuron's walk, refuted for a few
+        probes (up to `points` predicted points)."""
+        def measured_only(x: Sequence[Q]) -> bool:
+            vals = neuron.known.values(x)[-1]
+            return all(vals[j] < 0 for j in unmeasured)
+
+        return self.refuted_where(neuron, measured_only, lambda x: room_at(neuron.known, x), points)
+
+    def refuted_where(self, neuron: LayerNeuron, keep: Callable[[Sequence[Q]], bool],
+                      room_of: Callable[[Sequence[Q]], Q], points: int) -> bool:
+        """Whether a probe shows no kink ("silent" or "off") at one of up to `points` predicted points of B_z
+        that `keep` admits (the first such zero of the neuron's formula on each of CONFIRM_LINES random lines,
+        probed within `room_of` it); False if all probed show one or none is found."""
+        n = self.known.n_in
+        on = 0
         for line in range(CONFIRM_LINES):
             if on >= points:
                 break
             p, scale = search_point(n, line, self.rng)
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale):
-                if pattern(x) in seen:
+                if not keep(x):
                     continue
                 _, grad = neuron.value_grad(x)
-                room = room_at(layer, x, skip=i)
+                room = room_of(x)
                 if room == 0 or not any(grad):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))

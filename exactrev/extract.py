@@ -711,17 +711,22 @@ class Extraction:
         after (same known layers, same neuron: same answer, no queries) -- unless it was rejected with weights
         still unmeasured: a weight from a neuron active on a small part of B_z is easily missed, so later rounds
         try again, each with twice the random starts of the one before, farther out, up to SETTLE_ATTEMPTS
-        times."""
+        times.  Measuring comes after a few probes where the weights measured are the whole formula
+        (BoundaryWalker.refuted_where_measured): a deeper neuron's walk refuted there is rejected for 4 to 8
+        queries, not the hundreds measuring asks (10-10-10-10-1: 30,152 -> 21,828 queries in all)."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
         attempts, verdict = self.settled.get(key, (0, None))
         if verdict is None or (verdict[2] is False and verdict[1] and attempts < SETTLE_ATTEMPTS):
-            self.measure_unmet(walker, neuron, notes, attempts)
-            visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
             shown: list[list[fmpq]] = []
-            verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
-                                                          visited=visited, record=shown), shown)
+            if notes and walker.refuted_where_measured(neuron, sorted(notes)):
+                verdict = (neuron.row, notes, False, shown)
+            else:
+                self.measure_unmet(walker, neuron, notes, attempts)
+                visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
+                verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
+                                                              visited=visited, record=shown), shown)
             self.settled[key] = (attempts + 1, verdict)
         row, notes, ok, shown = verdict
         return list(row), dict(notes), ok, shown     # copies: the output's fit sets weights in the layer's rows

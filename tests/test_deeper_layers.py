@@ -158,6 +158,27 @@ def test_confirmation_accepts_the_layer_and_rejects_deeper_or_wrong_formulas(k):
     assert walker.weight_at_meeting(zeroed, j) == true.row[j]
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_deeper_formula_is_refuted_where_its_measured_weights_are_all_of_it_and_a_true_one_is_not(k):
+    """Where every unmeasured layer-(k-1) neuron is off, the weights a walk measured are the whole formula: the
+    formula a layer-(k+1) neuron shows in one region of layer k is refuted there in a probe or two (4 queries
+    each, instead of measuring its missing weights), while a true layer-k neuron missing any one weight never
+    is (that weight does not matter there)."""
+    net = random_network([4, 6, 6, 6, 1], seed=3)
+    known, true, deeper = _layer_formulas(net, k, 0, [Fraction(1, 3), Fraction(-1, 2), Fraction(1), Fraction(0)])
+    walker = BoundaryWalker(Evaluator(Oracle.from_network(net), Arith("exact", fmpq_backend=True)), known,
+                            random.Random(0))
+    big = sorted(range(6), key=lambda i: -abs(deeper.row[i]))
+    for j in big[:3]:
+        before = walker.ev.queries
+        cut = LayerNeuron(known, [fmpq(0) if i == j else w for i, w in enumerate(deeper.row)], deeper.bias)
+        assert walker.refuted_where_measured(cut, [j])
+        assert walker.ev.queries - before <= 8
+    for j in range(6):
+        zeroed = LayerNeuron(known, [fmpq(0) if i == j else w for i, w in enumerate(true.row)], true.bias)
+        assert not walker.refuted_where_measured(zeroed, [j], points=3)
+
+
 def test_knots_on_line_are_where_the_target_bends():
     """Between consecutive knots every preactivation of the known layers is affine along the line (the
     midpoint's value is the mean of the ends'), and at each inner knot some preactivation is 0."""
