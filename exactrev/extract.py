@@ -556,7 +556,10 @@ class Extraction:
 
     # ----------------------------------------------------- deeper layers
     def next_layer(self, pending: Sequence[BoundaryPoint]) -> list[BoundaryPoint] | Restart | None:
-        """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on)."""
+        """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on).  A point
+        on a plane piece that a walk of this layer followed is not walked again: passed on with that walk's
+        point if the walk is not layer k's (see on_walk), left for layer k+1 at once if it bent where no known
+        boundary is ("deeper")."""
         self.report("walking boundaries")
         k = len(self.layers) + 1
         known = PartialNetwork(self.oracle.input_dim, self.layers)
@@ -566,11 +569,15 @@ class Extraction:
         origin: dict[int, list[BoundaryPoint]] = {}     # per walk: its first point, then the points it explained
         formulas: dict[int, WalkNeuron] = {}            # per walk: its neuron before the signs (see on_walk)
         leftover: list[BoundaryPoint] = []
+        deeper: list[Walk] = []                          # walks that bent where no known boundary is
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
         unwalked = 0                                     # points left when walking stopped (CONTRADICTED_WALKS)
         for i, bp in enumerate(pending):
+            if any(_on_piece(walker, w, points[i][0]) for w in deeper):
+                leftover.append(bp)         # on a piece of B_z a deeper neuron's walk followed
+                continue
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(*points[i]))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
@@ -597,6 +604,8 @@ class Extraction:
                     solve_at = len(walks) + 1 if not signed and len(walks) < PROVISIONAL_EVERY else later
             else:
                 leftover.append(bp)
+                if w.status == "deeper":
+                    deeper.append(w)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
                                        all(a.grad == w.anchors[0].grad for a in w.anchors)])
         if found:
@@ -779,10 +788,8 @@ class Extraction:
         walk's formula reaches (WalkNeuron; for layer 2 only from a walk that measured every weight: a second walk
         of a layer-2 neuron is cheap and may measure what the first missed, and skipping it was not better)."""
         x = _q(bp.x)
-        key = walker.known.region_key(x)
-        for anchor, region in zip(walk.anchors, walk.regions):
-            if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
-                return True
+        if _on_piece(walker, walk, x):
+            return True
         deeper = len(walker.known.layers) > 1
         return (deeper or all(w is not None for w in walk.weights)) and neuron.on_boundary(x, _q(bp.normal))
 
@@ -1160,6 +1167,14 @@ class Extraction:
 
 def _q(values) -> list[fmpq]:
     return [to_fmpq(v) for v in values]
+
+
+def _on_piece(walker: BoundaryWalker, walk: Walk, x: list[fmpq]) -> bool:
+    """x lies on one of the walk's local planes in the same region of the known layers (a piece of B_z it
+    followed)."""
+    key = walker.known.region_key(x)
+    return any(region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0
+               for anchor, region in zip(walk.anchors, walk.regions))
 
 
 def _unseen_points(points: Sequence[BoundaryPoint], new: Sequence[BoundaryPoint]) -> list[BoundaryPoint]:

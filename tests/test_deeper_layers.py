@@ -12,8 +12,8 @@ from hypothesis import assume, currently_in_test_context, example, given, settin
 
 from exactrev import Oracle, random_network
 from exactrev.arith import Arith, max_abs, normalise
-from exactrev.deeper_layers import (CONFIRM_MIN, MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, Anchor,
-                                   BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron,
+from exactrev.deeper_layers import (CONFIRM_MIN, MAX_FAILED, MEETING_CROSSINGS, MEETING_STEPS, SIGNED_MAX_FAILED,
+                                   Anchor, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork, Walk, WalkNeuron,
                                    _exact_meeting, _WalkState, meeting_points, room_at)
 from exactrev.first_layer import FirstLayerSearch
 from exactrev.geometry import Evaluator
@@ -63,13 +63,21 @@ def test_remembered_points_and_patterns_agree_with_a_fresh_partial_network():
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_walk_weights_are_proportional_to_the_target(seed):
-    """Every complete walk of a layer-2 boundary gives W_zj * c_j exactly, up to one factor per neuron."""
+    """Every walk of a layer-2 boundary, with layer 1 complete, gives W_zj * c_j exactly, up to one factor per
+    neuron.  (Layer 1 incomplete, walks bend on the missing boundary: seed 39.  Not from a point where one
+    first-layer neuron alone is on: B_z's piece there is parallel to that neuron's plane, in a thin slab beside
+    it, and its walks may fail on the spot: seed 461, see README "Known limits".)"""
     net = random_network([4, 6, 5, 1], seed=seed)
     walker, points, order = _first_layer_walker(net, seed)
+    assume(len(order) == 6)
     checked = 0
-    for bp in points[:4]:
+    for bp in points:
         z = _layer_two_neuron(net, bp)
+        if checked == 4:
+            break
         if z is None:            # a first-layer neuron TestHyperplane could not confirm far away
+            continue
+        if sum(v > 0 for v in net.preactivations_batch([bp.x])[0][0]) < 2:
             continue
         walk = walker.walk(bp.x, bp.normal)
         assert walk.status == "layer"
@@ -417,6 +425,31 @@ def test_walks_of_deeper_boundaries_stop_after_failing_more_than_they_cross(widt
             assert measured < len(walk.weights)
             incomplete += 1
     assert layer2 and deeper and incomplete
+
+
+@pytest.mark.parametrize("widths, seed", [([4, 6, 6, 6, 1], 0), ([5, 8, 8, 8, 1], 2)])
+def test_a_layer_2_walk_given_layer_1s_signs_stops_as_deeper_after_a_few_failed_crossings(widths, seed):
+    """With layer 1 and its signs known, a layer-2 boundary bends only on known boundaries: a walk of a deeper
+    neuron's boundary is "deeper" once SIGNED_MAX_FAILED crossings found no continuation (not MAX_FAILED), and
+    a layer-2 neuron's walk never stops so."""
+    net = random_network(widths, seed=seed)
+    oracle = Oracle.from_network(net)
+    search = FirstLayerSearch(Evaluator(oracle, Arith("exact")), random.Random(seed))
+    search.run()
+    known = PartialNetwork(widths[0], target_layers(net, 1, last_fixed=False))
+    walker = BoundaryWalker(Evaluator(oracle, Arith("exact", fmpq_backend=True)), known, random.Random(seed))
+    signs = [1] * widths[1]
+    early, layer2 = 0, 0
+    for bp in search.result().deeper_points[:16]:
+        layer = next(i for i, p in enumerate(net.preactivations_batch([bp.x])[0]) if 0 in p)
+        walk = walker.walk(bp.x, bp.normal, signs=signs)
+        if layer == 1:
+            assert walk.status == "layer" and "stopped" not in walk.reason and walk.failed < SIGNED_MAX_FAILED
+            layer2 += 1
+        elif "signs known" in walk.reason:
+            assert walk.status == "deeper" and walk.failed == SIGNED_MAX_FAILED < MAX_FAILED
+            early += 1
+    assert layer2 and early
 
 
 def _walk_formula(seed: int, depth: int):
