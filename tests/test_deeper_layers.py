@@ -66,7 +66,7 @@ def test_walk_weights_are_proportional_to_the_target(seed):
     """Every walk of a layer-2 boundary, with layer 1 complete, gives W_zj * c_j exactly, up to one factor per
     neuron.  (Layer 1 incomplete, walks bend on the missing boundary: seed 39.  Not from a point where one
     first-layer neuron alone is on: B_z's piece there is parallel to that neuron's plane, in a thin slab beside
-    it, and its walks may fail on the spot: seed 461, see README "Known limits".)"""
+    it, and its walks may fail on the spot: seed 461, see README "Walks that fail more than they cross".)"""
     net = random_network([4, 6, 5, 1], seed=seed)
     walker, points, order = _first_layer_walker(net, seed)
     assume(len(order) == 6)
