@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from flint import fmpq, fmpq_mat
@@ -49,8 +49,6 @@ PATTERN_ENTRIES = 2 ** 20       # matrix entries of activation patterns' masked 
 PROBE_SHRINK = 2 ** 12          # confirmation probes this much shorter than the room to known boundaries (no other kinks)
 MAX_FAILED = 6                  # a walk stops once this many crossings failed: more than succeeded (a deeper
                                 # neuron's), or more than reached a boundary not crossed before (left incomplete)
-SIGNED_MAX_FAILED = 3           # ... a layer-2 walk with layer 1's signs known once this many failed (a deeper
-                                # neuron's: see _stop_reason)
 CENTRE_TRIES = 4                # points of a new piece probed, each 8 times closer to the crossing
 Q = fmpq
 
@@ -490,20 +488,11 @@ class _WalkState:
     stale: int = 0                                    # crossings and glides since a boundary was first reached
 
 
-def _stop_reason(st: _WalkState, known_neurons: int, failed: int, signed_layer2: bool) -> tuple[str, str] | None:
+def _stop_reason(st: _WalkState, known_neurons: int, failed: int) -> tuple[str, str] | None:
     """(status, reason) if the walk should stop: nothing new reached for too long, or more crossings failed
-    than succeeded (MAX_FAILED) -- "deeper" if it also crossed less often than it failed.  A layer-2 walk given
-    layer 1's signs (`signed_layer2`: a provisional layer solved them, so layer 1 is complete as far as the
-    walks so far show) is "deeper" once SIGNED_MAX_FAILED crossings failed: B_z of a layer-2 neuron bends only
-    on layer-1 boundaries, so a crossing without continuation means a bend where no known boundary is.  Over 15
-    deep runs 123 of 127 such layer-2 walks failed no crossing and none more than twice, while 301 deeper
-    neurons' walks took 65,659 queries, most failing 6 to 8 times after many crossings (10-10-10-10-1:
-    21,828 -> 14,375 queries).  Such points are then not walked again (see Extraction.next_layer)."""
+    than succeeded (MAX_FAILED) -- "deeper" if it also crossed less often than it failed."""
     if st.stale > known_neurons + 6:
         return "layer", f"no new boundary reached in {st.stale} crossings or glides"
-    if signed_layer2 and failed >= SIGNED_MAX_FAILED:
-        return "deeper", (f"stopped after {failed} crossings found no continuation of B_z, layer 1's signs known "
-                          "(it bends where no known boundary is)")
     if failed >= MAX_FAILED and failed > st.crossings:
         return "deeper", (f"stopped after {failed} crossings found no continuation of B_z and {st.crossings} did "
                           "(it bends where no known boundary is)")
@@ -546,12 +535,11 @@ class BoundaryWalker:
         failures = failed = steps = 0        # failures: in a row, since the last crossing; failed: in all
         glide = True
         status, reason = "layer", ""
-        signed_layer2 = signs is not None and None not in signs and self.k1 == 0
         while steps < max_steps:             # glides are not steps: `stale` bounds them
             missing = [j for j in range(width) if st.weights[j] is None]
             if not missing:
                 break
-            stop = _stop_reason(st, known_neurons, failed, signed_layer2)
+            stop = _stop_reason(st, known_neurons, failed)
             if stop is not None:
                 status, reason = stop
                 break
@@ -782,38 +770,18 @@ class BoundaryWalker:
             return tuple(v > 0 for j, v in enumerate(layer.values(x)[-1]) if j != i)
 
         seen = {pattern(a.x) for a in walk.anchors}
-        on = sum(1 for x in shown if pattern(x) not in seen and neuron.value(x) == 0)
-        return self.refuted_where(neuron, lambda x: pattern(x) not in seen, lambda x: room_at(layer, x, skip=i),
-                                  points - on)
-
-    def refuted_where_measured(self, neuron: LayerNeuron, unmeasured: Sequence[int], points: int = 2) -> bool:
-        """Whether the oracle shows no kink at a predicted point of B_z where every `unmeasured` layer-(k-1) neuron
-        is off: there the weights the walk measured are the whole formula, so measuring the others
-        (weight_at_meeting, hundreds of queries) cannot mend it -- a deeper neuron's walk, refuted for a few
-        probes (up to `points` predicted points)."""
-        def measured_only(x: Sequence[Q]) -> bool:
-            vals = neuron.known.values(x)[-1]
-            return all(vals[j] < 0 for j in unmeasured)
-
-        return self.refuted_where(neuron, measured_only, lambda x: room_at(neuron.known, x), points)
-
-    def refuted_where(self, neuron: LayerNeuron, keep: Callable[[Sequence[Q]], bool],
-                      room_of: Callable[[Sequence[Q]], Q], points: int) -> bool:
-        """Whether a probe shows no kink ("silent" or "off") at one of up to `points` predicted points of B_z
-        that `keep` admits (the first such zero of the neuron's formula on each of CONFIRM_LINES random lines,
-        probed within `room_of` it); False if all probed show one or none is found."""
         n = self.known.n_in
-        on = 0
+        on = sum(1 for x in shown if pattern(x) not in seen and neuron.value(x) == 0)
         for line in range(CONFIRM_LINES):
             if on >= points:
                 break
             p, scale = search_point(n, line, self.rng)
             d = [fmpq(self.rng.randint(-1024, 1024), 1024) for _ in range(n)]
             for x in neuron.zeros_on_line(p, d, -8 * scale, 8 * scale):
-                if not keep(x):
+                if pattern(x) in seen:
                     continue
                 _, grad = neuron.value_grad(x)
-                room = room_of(x)
+                room = room_at(layer, x, skip=i)
                 if room == 0 or not any(grad):
                     continue
                 verdict = self.probe(x, grad, room / (8 * n * PROBE_SHRINK))

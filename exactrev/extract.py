@@ -556,10 +556,7 @@ class Extraction:
 
     # ----------------------------------------------------- deeper layers
     def next_layer(self, pending: Sequence[BoundaryPoint]) -> list[BoundaryPoint] | Restart | None:
-        """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on).  A point
-        on a plane piece that a walk of this layer followed is not walked again: passed on with that walk's
-        point if the walk is not layer k's (see on_walk), left for layer k+1 at once if it bent where no known
-        boundary is ("deeper")."""
+        """Layer k from the pending points; returns the points left for layer k+1 (None: cannot go on)."""
         self.report("walking boundaries")
         k = len(self.layers) + 1
         known = PartialNetwork(self.oracle.input_dim, self.layers)
@@ -569,15 +566,11 @@ class Extraction:
         origin: dict[int, list[BoundaryPoint]] = {}     # per walk: its first point, then the points it explained
         formulas: dict[int, WalkNeuron] = {}            # per walk: its neuron before the signs (see on_walk)
         leftover: list[BoundaryPoint] = []
-        deeper: list[Walk] = []                          # walks that bent where no known boundary is
         provisional: ProvisionalLayer | None = None     # the walks' neurons with signs solved so far ...
         solve_at = FIRST_PROVISIONAL                     # ... again once there are this many walks
         points = [(_q(bp.x), _q(bp.normal)) for bp in pending]
         unwalked = 0                                     # points left when walking stopped (CONTRADICTED_WALKS)
         for i, bp in enumerate(pending):
-            if any(_on_piece(walker, w, points[i][0]) for w in deeper):
-                leftover.append(bp)         # on a piece of B_z a deeper neuron's walk followed
-                continue
             by = next((w for w in walks if self.on_walk(walker, w, formulas[id(w)], bp)), None)
             by = by or (provisional and provisional.explains(*points[i]))
             if by is not None:              # passed on with the walk's point if the walk is not layer k's
@@ -604,8 +597,6 @@ class Extraction:
                     solve_at = len(walks) + 1 if not signed and len(walks) < PROVISIONAL_EVERY else later
             else:
                 leftover.append(bp)
-                if w.status == "deeper":
-                    deeper.append(w)
         found = self.flat_hyperplanes([w for w in walks if w.crossings and
                                        all(a.grad == w.anchors[0].grad for a in w.anchors)])
         if found:
@@ -720,22 +711,17 @@ class Extraction:
         after (same known layers, same neuron: same answer, no queries) -- unless it was rejected with weights
         still unmeasured: a weight from a neuron active on a small part of B_z is easily missed, so later rounds
         try again, each with twice the random starts of the one before, farther out, up to SETTLE_ATTEMPTS
-        times.  Measuring comes after a few probes where the weights measured are the whole formula
-        (BoundaryWalker.refuted_where_measured): a deeper neuron's walk refuted there is rejected for 4 to 8
-        queries, not the hundreds measuring asks (10-10-10-10-1: 30,152 -> 21,828 queries in all)."""
+        times."""
         known = tuple((tuple(layer.rows[i]), layer.bias[i]) for layer in neuron.known.layers
                       for i in range(len(layer.rows)))
         key = (known, tuple(neuron.row), neuron.bias, tuple(sorted(notes)))
         attempts, verdict = self.settled.get(key, (0, None))
         if verdict is None or (verdict[2] is False and verdict[1] and attempts < SETTLE_ATTEMPTS):
+            self.measure_unmet(walker, neuron, notes, attempts)
+            visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
             shown: list[list[fmpq]] = []
-            if notes and walker.refuted_where_measured(neuron, sorted(notes)):
-                verdict = (neuron.row, notes, False, shown)
-            else:
-                self.measure_unmet(walker, neuron, notes, attempts)
-                visited = frozenset(neuron.known.region_key(a.x) for a in walk.anchors)
-                verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
-                                                              visited=visited, record=shown), shown)
+            verdict = (neuron.row, notes, walker.confirms(neuron, sorted(notes), near=walk.anchors[0].x,
+                                                          visited=visited, record=shown), shown)
             self.settled[key] = (attempts + 1, verdict)
         row, notes, ok, shown = verdict
         return list(row), dict(notes), ok, shown     # copies: the output's fit sets weights in the layer's rows
@@ -788,8 +774,10 @@ class Extraction:
         walk's formula reaches (WalkNeuron; for layer 2 only from a walk that measured every weight: a second walk
         of a layer-2 neuron is cheap and may measure what the first missed, and skipping it was not better)."""
         x = _q(bp.x)
-        if _on_piece(walker, walk, x):
-            return True
+        key = walker.known.region_key(x)
+        for anchor, region in zip(walk.anchors, walk.regions):
+            if region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0:
+                return True
         deeper = len(walker.known.layers) > 1
         return (deeper or all(w is not None for w in walk.weights)) and neuron.on_boundary(x, _q(bp.normal))
 
@@ -1167,14 +1155,6 @@ class Extraction:
 
 def _q(values) -> list[fmpq]:
     return [to_fmpq(v) for v in values]
-
-
-def _on_piece(walker: BoundaryWalker, walk: Walk, x: list[fmpq]) -> bool:
-    """x lies on one of the walk's local planes in the same region of the known layers (a piece of B_z it
-    followed)."""
-    key = walker.known.region_key(x)
-    return any(region == key and dot(anchor.grad, [a - b for a, b in zip(x, anchor.x)]) == 0
-               for anchor, region in zip(walk.anchors, walk.regions))
 
 
 def _unseen_points(points: Sequence[BoundaryPoint], new: Sequence[BoundaryPoint]) -> list[BoundaryPoint]:

@@ -15,9 +15,9 @@ from hypothesis import given, settings, strategies as st
 from exactrev import Network, Oracle, canonical_form, certify, check_assumptions, extract, random_network
 from exactrev.assumptions import without_dead_neurons
 from exactrev.compare import layer_errors
-from exactrev.deeper_layers import BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork
+from exactrev.deeper_layers import KnownLayer, LayerNeuron, PartialNetwork
 from exactrev.extract import (CONTRADICTED_WALKS, ENOUGH_LINES, POINT_CHECK_BATCH, VERIFY_LINES, Extraction, LayerStats,
-                              TimeLimitReached, _fill_from_twins, _on_piece, _q, _same_neuron, _unexplained_kinks,
+                              TimeLimitReached, _fill_from_twins, _q, _same_neuron, _unexplained_kinks,
                               _unseen_neuron_note, _unseen_points, _unseen_rows)
 from exactrev.first_layer import BoundaryPoint, FirstLayerSearch
 from exactrev.netformat import network_from_dict
@@ -847,26 +847,3 @@ def test_no_point_is_walked_twice_in_a_round_though_verification_returns_old_kin
     again = BoundaryPoint((fmpq(1), fmpq(2)), (fmpq(0), fmpq(1)), fmpq(0), [], [], ())
     other = BoundaryPoint((fmpq(2), fmpq(1)), (fmpq(1), fmpq(0)), fmpq(0), [], [], ())
     assert _unseen_points([point], [again, other, other]) == [other]
-
-
-def test_points_on_a_piece_a_deeper_walk_followed_go_on_unwalked(monkeypatch):
-    """A pending point on a plane piece that a walk of the same layer followed and found bent where no known
-    boundary is ("deeper") lies on that deeper boundary too: it goes on to layer k+1 without a walk of its own
-    (4-6-6-6-1 seed 0 walked such points one by one: 18,967 queries instead of 7,656)."""
-    walked: list = []           # (walker, point, walk)
-    walk = BoundaryWalker.walk
-
-    def recorded(self, x, normal, **kw):
-        w = walk(self, x, normal, **kw)
-        walked.append((self, _q(x), w))
-        return w
-
-    monkeypatch.setattr(BoundaryWalker, "walk", recorded)
-    net = random_network([4, 6, 6, 6, 1], seed=0)
-    result = extract(Oracle.from_network(net), seed=0)
-    assert canonical_form(result.network) == canonical_form(net)
-    deeper = [w for _, _, w in walked if w.status == "deeper"]
-    assert len(deeper) >= 3
-    for i, (walker, x, _) in enumerate(walked):
-        earlier = [w for other, _, w in walked[:i] if other is walker and w.status == "deeper"]
-        assert not any(_on_piece(walker, w, x) for w in earlier)
