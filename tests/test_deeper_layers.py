@@ -72,9 +72,9 @@ def test_walk_weights_are_proportional_to_the_target(seed):
     assume(len(order) == 6)
     checked = 0
     for bp in points:
-        z = _layer_two_neuron(net, bp)
         if checked == 4:
             break
+        z = _layer_two_neuron(net, bp)
         if z is None:            # a first-layer neuron TestHyperplane could not confirm far away
             continue
         if sum(v > 0 for v in net.preactivations_batch([bp.x])[0][0]) < 2:
