@@ -666,7 +666,7 @@ def fit_layer(known: KnownLayers, walks: Sequence[NumWalk], k: int, precise: boo
 def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.ndarray], res: list[float],
                k: int) -> LayerFit:
     """Layer k's rows from the solved system: crossed weights as measured; c_zj = W_zj t_j where h_j's side along
-    the walk is its active one (else W_zj is not seen there: set to 0, noted, section 5.2 case 1)."""
+    the walk is its active one (else W_zj is not seen there: set to 0, noted, section 5.2 case 1 or 2)."""
     ar, width = system.ar, system.width
     rows, bias, notes = [], [], []
     for wi, w in enumerate(system.walks):
@@ -681,7 +681,8 @@ def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.
             else:
                 row.append(ar.num(0))
                 note[j] = (f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} and neuron "
-                           f"{j} is inactive along B_z (section 5.2 case 1); set to 0")
+                           f"{j} is inactive along B_z (section 5.2 case 1 or 2: z has one sign wherever {j} is on); "
+                           "set to 0")
         row, b = _refined(system.known, w, row, rest[wi][0], signs, note)
         rows.append(row)
         bias.append(b)

@@ -637,8 +637,9 @@ class Extraction:
         prev.fixed = True
         rows, unknown, bias = self.layer_rows(known, walks, signs, biases, inferred, sides)
         notes = [{j: f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
-                     f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 case 1); "
-                     "set to 0" for j in missing} for w, missing in zip(walks, unknown)]   # per walk: why W_zj is 0
+                     f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 case 1 or 2: "
+                     f"z has one sign wherever {j} is on); set to 0" for j in missing}
+                 for w, missing in zip(walks, unknown)]                    # per walk: why W_zj is 0
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
         confirmed, shown = self.settle_distinct(walker, walks, rows, bias, notes)
         self.rejected = [(r, b) for r, b, n, ok in zip(rows, bias, notes, confirmed) if ok is False and not n]

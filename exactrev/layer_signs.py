@@ -6,7 +6,7 @@ with t_z the unknown signs, s_z = sign h_z(x) and b_y the bias (exactrev.signs s
 walk never measured enters as u_yz = W_yz t_z [t_z == s_z] (s_z is constant along such a walk).
 
 Layer k-1's own walks may have missed a weight P_zj (z in layer k-1, j in layer k-2) because j is off all
-along B_z (section 5.2 case 1); it was set to 0, yet it matters wherever j and z are on, as where a
+along B_z (section 5.2 case 1 or 2); it was set to 0, yet it matters wherever j and z are on, as where a
 mostly-on z meets layer k's walks.  There h_z = h_z(as known) + P_zj relu(h_j), which adds
     W_yz (t_z + s_z)/2 P_zj [h_j > 0] grad h_j  =  W_yz/2 (Q_zj + s_z P_zj) [h_j > 0] grad h_j
 (Q_zj = t_z P_zj) to the gradient, and the same with relu(h_j) to the value: linear in (P, Q), shared by the

@@ -1,7 +1,7 @@
 """Weights of the last hidden layer that no walk could measure, from the output's bends (exact mode).
 
 A walk along B_z measures W_zj where B_z crosses B_j (j in layer L-1).  When B_z lies wholly where neuron j
-is off (section 5.2 case 1 along B_z) the walk cannot, yet W_zj still matters wherever j is on and z is
+is off (section 5.2 case 1 or 2 along B_z) the walk cannot, yet W_zj still matters wherever j is on and z is
 active: there the output changes with relu(h_j) through z.  With the output layer solved on points where
 every such j is off (there the recovered z is the target's), the output's slope along grad h_j at a point p
 of B_j jumps by  sum_z U_oz W_zj |grad h_j|^2  over the last-layer neurons z active at p: linear in the

@@ -1,6 +1,6 @@
 """The output layer's fit where last-layer weights are unmeasured, by the two cases of each (exact mode).
 
-A walk along B_z that never meets B_j (j in layer L-1, neuron j off all along B_z: section 5.2 case 1) leaves
+A walk along B_z that never meets B_j (j in layer L-1, neuron j off all along B_z: section 5.2 case 1 or 2) leaves
 W_zj unmeasured, and the output's fit is then made only where j is off (there z is as known).  A neuron z'
 that changes sign only where such a j is on leaves its |h_z'| column undetermined there.  If B_z stays where
 j is off, z has one sign on all of {h_j > 0}: either off there (W_zj matters nowhere), or on, and then
