@@ -131,11 +131,18 @@ def group_alive(pgid: int, wait: float) -> bool:
     return True
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action.  A suite started in the background by a
+    shell without job control (`pytest &`) inherits SIGINT ignored, and a Python started so never turns
+    Ctrl-C into KeyboardInterrupt: the command would run on to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(args: list[str], cwd: Path, ready) -> subprocess.CompletedProcess:
     """Start `exactrev ARGS` in its own process group, wait until ready(), send SIGINT to the whole group
     (as Ctrl-C in a terminal does), and check that no process of the group survives."""
     proc = subprocess.Popen([sys.executable, "-m", "exactrev", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 120
         while not ready() and time.monotonic() < deadline and proc.poll() is None:
