@@ -663,6 +663,14 @@ def fit_layer(known: KnownLayers, walks: Sequence[NumWalk], k: int, precise: boo
     return None
 
 
+def unmet_weight_note(k: int, j: int, why: str = "") -> str:
+    """The note on a layer-k weight W_zj left at 0 because the walk never met B_j (`why`: the walk's reason, if
+    any); the exact and the rounding paths say the same."""
+    because = f" ({why})" if why else ""
+    return (f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j}{because} and neuron {j} is "
+            f"inactive along B_z (section 5.2 case 1 or 2: z has one sign wherever {j} is on); set to 0")
+
+
 def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.ndarray], res: list[float],
                k: int) -> LayerFit:
     """Layer k's rows from the solved system: crossed weights as measured; c_zj = W_zj t_j where h_j's side along
@@ -680,9 +688,7 @@ def _layer_fit(system: LayerSystem, signs: list[int | None], rest: dict[int, np.
                 row.append(rest[wi][1 + own.index((wi, j))] * t)
             else:
                 row.append(ar.num(0))
-                note[j] = (f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} and neuron "
-                           f"{j} is inactive along B_z (section 5.2 case 1 or 2: z has one sign wherever {j} is on); "
-                           "set to 0")
+                note[j] = unmet_weight_note(k, j)
         row, b = _refined(system.known, w, row, rest[wi][0], signs, note)
         rows.append(row)
         bias.append(b)

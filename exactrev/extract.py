@@ -23,7 +23,7 @@ from flint import fmpq
 from .arith import Arith, dot, max_abs, normalise
 from .deeper_layers import (MEETING_LINES, MEETING_REACH, BoundaryWalker, KnownLayer, LayerNeuron, PartialNetwork,
                             Walk, WalkNeuron, parallel, search_point)
-from .deeper_layers_numeric import NumLayer
+from .deeper_layers_numeric import NumLayer, unmet_weight_note
 from .errors import BudgetExceeded, ExactrevError, Interrupted
 from .first_layer import (LINE_HALF_LENGTH, BoundaryPoint, FirstLayerResult, FirstLayerSearch,
                           extract_first_layer)
@@ -636,9 +636,7 @@ class Extraction:
                 prev.bias[j] = -prev.bias[j]
         prev.fixed = True
         rows, unknown, bias = self.layer_rows(known, walks, signs, biases, inferred, sides)
-        notes = [{j: f"weight from layer-{k - 1} neuron {j} not determined: B_z never meets B_{j} "
-                     f"({w.reason or 'section 5.2'}) and neuron {j} is inactive along B_z (section 5.2 case 1 or 2: "
-                     f"z has one sign wherever {j} is on); set to 0" for j in missing}
+        notes = [{j: unmet_weight_note(k, j, w.reason or "section 5.2") for j in missing}
                  for w, missing in zip(walks, unknown)]                    # per walk: why W_zj is 0
         # a deeper neuron's walk can look like a layer-k one: its boundary must be where its formula predicts
         confirmed, shown = self.settle_distinct(walker, walks, rows, bias, notes)
